@@ -1,0 +1,41 @@
+// userllm: the command-line tool. Errors caused by input are printed as one
+// clear line and exit with status 1; usage errors exit with CLI11's codes.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/run_dir.h"
+
+int main(int argc, char** argv) {
+  userllm::set_command_line(argc, argv);
+  CLI::App app{"userllm: user-history embeddings for large language models (User-LLM)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", userllm::version_string());
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "No progress bars or info logs");
+  userllm::cli::add_data_commands(app);
+  userllm::cli::add_encoder_commands(app);
+  userllm::cli::add_lm_commands(app);
+  app.parse_complete_callback([&] {
+    if (quiet) {
+      userllm::Progress::set_enabled(false);
+      spdlog::set_level(spdlog::level::warn);
+    }
+  });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const userllm::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

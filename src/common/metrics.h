@@ -1,0 +1,26 @@
+// Metrics as JSON lines: one object per line, appended and flushed at once so
+// a killed run keeps everything it logged.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace userllm {
+
+class MetricsLog {
+ public:
+  explicit MetricsLog(const std::filesystem::path& path, bool append = true);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+  void write(const nlohmann::json& record);
+
+ private:
+  std::FILE* f_ = nullptr;
+};
+
+// Reads every record of a JSON-lines file (a torn last line from a kill is ignored).
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
+
+}  // namespace userllm
