@@ -47,18 +47,27 @@ struct PrepareReport {
   uint64_t filtered_events = 0;  // removed by k-core
 };
 
-class LogBuilder {
+// Where readers push rows. LogBuilder is the real one; tests may record.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void add_event(const RawEvent& e) = 0;
+  virtual void add_item(const ItemRecord& item) = 0;
+  virtual PrepareReport& report() = 0;  // readers count lines_read / skipped_lines here
+};
+
+class LogBuilder : public EventSink {
  public:
   // name: "movielens", "amazon", "google-local", "synthetic". genre_field:
   // "genre" (MovieLens, synthetic) or "category" (Amazon, Google Local).
   LogBuilder(std::string name, std::string genre_field);
-  ~LogBuilder();
+  ~LogBuilder() override;
   LogBuilder(const LogBuilder&) = delete;
   LogBuilder& operator=(const LogBuilder&) = delete;
 
-  void add_event(const RawEvent& e);
-  void add_item(const ItemRecord& item);
-  PrepareReport& report();  // readers count lines_read / skipped_lines here
+  void add_event(const RawEvent& e) override;
+  void add_item(const ItemRecord& item) override;
+  PrepareReport& report() override;
 
   // Sorts, filters, splits, and writes DIR atomically (nothing is left on failure).
   void finish(const PrepareOptions& options, const std::filesystem::path& out_dir);
