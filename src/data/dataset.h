@@ -39,6 +39,9 @@ class Dataset {
 
   const std::vector<FieldInfo>& fields() const;
   int field_index(std::string_view name) const;  // -1 when absent
+  // "genre" or "category": the field item_genres() ids belong to (it may be
+  // absent from fields() when the source had no genres).
+  const std::string& genre_field() const;
 
   // Columns over all events (global event index), num_events() long.
   const uint32_t* column(int field) const;
@@ -48,6 +51,7 @@ class Dataset {
   uint64_t user_begin(uint32_t u) const;
   uint64_t user_end(uint32_t u) const;
   std::string_view user_key(uint32_t u) const;  // the id in the source data
+  std::optional<uint32_t> find_user(std::string_view key) const;  // linear scan
 
   // Leave-last-out: the last event is test, the second-last validation, the
   // rest train. Users with fewer than 3 events have train events only.
@@ -65,9 +69,12 @@ class Dataset {
   // All genres / categories of an item, as ids of the "genre" (or "category") field.
   std::vector<uint32_t> item_genres(uint32_t item) const;
   std::string_view item_description(uint32_t item) const;
+  std::string_view item_brand(uint32_t item) const;
 
   // Review text of an event (empty when the source has none).
   std::string_view event_text(uint64_t event) const;
+  // Review title / summary of an event (Amazon; empty otherwise).
+  std::string_view event_summary(uint64_t event) const;
 
   // The dataset's JSON metadata (schema, counts, preparation options).
   const std::string& metadata_json() const;

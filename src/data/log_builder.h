@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,10 @@ class LogBuilder : public EventSink {
 
   // Sorts, filters, splits, and writes DIR atomically (nothing is left on failure).
   void finish(const PrepareOptions& options, const std::filesystem::path& out_dir);
+  // The same, calling before_commit(temp_dir) just before the rename so the
+  // caller can add files (config.json, ground_truth.json) to the same atomic output.
+  void finish(const PrepareOptions& options, const std::filesystem::path& out_dir,
+              const std::function<void(const std::filesystem::path&)>& before_commit);
 
  private:
   struct Impl;
