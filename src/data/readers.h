@@ -2,6 +2,13 @@
 // EventSink (a LogBuilder) and counts lines in sink.report(). A malformed line throws
 // userllm::Error "FILE:LINE: what was wrong" unless skip_bad_lines is set, in
 // which case it is counted in report().skipped_lines and skipped.
+//
+// Shared rules: lines_read counts the non-blank data lines of every file read
+// (headers excluded); an input without data lines, a missing header column or
+// a truncated gzip is an Error that skip_bad_lines does not skip. Ratings must
+// be in 0.5 steps. Emitted strings are valid UTF-8. A metadata record whose key
+// repeats an earlier one is dropped (the first wins; the Google Local Vermont
+// meta file repeats 48 gmap_ids with byte-identical records).
 #pragma once
 #include <filesystem>
 #include <optional>
@@ -17,14 +24,23 @@ struct ReadOptions {
 // A MovieLens release directory (or one of its rating files): the CSV releases
 // (ratings.csv, movies.csv, tags.csv), the "::" DAT releases (ml-1m, ml-10m;
 // Latin-1), and ml-100k (u.data, u.item; Latin-1). The layout is detected.
+// Titles lose their trailing "(1995)" into ItemRecord::year; "(no genres
+// listed)" and the 100k "unknown" flag mean no genre. Tags (tags.csv,
+// tags.dat) are not events: a movie's ten most used tags become its
+// description, "Tags: pixar, fun, ...". A line that is not UTF-8 is read as Latin-1.
 void read_movielens(const std::filesystem::path& input, EventSink& sink, const ReadOptions& options);
 
 // Amazon Review 2014 / 2018 / 2023 JSON lines, plain or gzip; meta is the
-// matching metadata file (titles, categories, brand), when given.
+// matching metadata file (titles, categories, brand), when given. The version
+// is told per line by its user field. A review without text is an event with
+// empty text. 2014 metadata written as Python dict literals is read too.
+// Timestamps in milliseconds (2023) become seconds.
 void read_amazon(const std::filesystem::path& reviews, const std::optional<std::filesystem::path>& meta,
                  EventSink& sink, const ReadOptions& options);
 
-// Google Local 2021 reviews (gzip JSON lines) with optional place metadata.
+// Google Local 2021 reviews (gzip JSON lines) with optional place metadata:
+// a place's name is the item title, its category list (or null) the genres.
+// Rating-only reviews (text null) are events with empty text.
 void read_google_local(const std::filesystem::path& reviews, const std::optional<std::filesystem::path>& meta,
                        EventSink& sink, const ReadOptions& options);
 
