@@ -2,6 +2,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "llm/bpe_tokenizer.h"
 #include "llm/llama2c_tokenizer.h"
 #include "llm/tokenizer.h"
 
@@ -21,7 +22,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   const size_t got = size_t(in.gcount());
   size_t i = 0;
   while (i < got && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) i++;
-  if (i < got && head[i] == '{') fail(path.string() + ": tokenizer.json support is not built yet");
+  if (i < got && head[i] == '{') return load_bpe_tokenizer(path);
   // A SentencePiece ModelProto starts with field 1 (pieces), wire type 2: byte 0x0A.
   // A llama2.c tokenizer.bin starts with a small little-endian int32 instead.
   if (got > 0 && head[0] == 0x0A) fail(path.string() + ": SentencePiece support is not built yet");
