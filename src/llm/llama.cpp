@@ -1,0 +1,138 @@
+#include "llm/llama.h"
+
+#include <limits>
+
+#include "common/error.h"
+
+namespace userllm::llm {
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  auto xf = x.to(torch::kFloat32);
+  auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight * normed.to(x.scalar_type());
+}
+
+MLPImpl::MLPImpl(const LlamaConfig& c) {
+  gate_proj = register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, false));
+  up_proj = register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, false));
+  down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, false));
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const LlamaConfig& c) {
+  self_attn = register_module("self_attn", Attention(c));
+  mlp = register_module("mlp", MLP(c));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                        const torch::Tensor& mask, torch::Tensor* k_cache, torch::Tensor* v_cache,
+                                        int64_t cache_pos) {
+  auto h = x + self_attn(input_layernorm(x), cos, sin, mask, k_cache, v_cache, cache_pos);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    layer_list.push_back(DecoderLayer(c));
+    layers->push_back(layer_list.back());
+  }
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c)
+    : config_(c), rope_(c.head_dim(), c.rope_theta, c.max_position_embeddings) {
+  c.validate("model config");
+  model = register_module("model", LlamaModel(c));
+  if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Projection(c.hidden_size, c.vocab_size, false));
+}
+
+torch::Device LlamaForCausalLMImpl::device() const { return model->embed_tokens->weight.device(); }
+
+torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) {
+  if (ids.numel() > 0) {
+    int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= config_.vocab_size)
+      fail("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary of " +
+           std::to_string(config_.vocab_size));
+  }
+  return model->embed_tokens(ids);
+}
+
+torch::Tensor LlamaForCausalLMImpl::output_weight() {
+  return lm_head.is_empty() ? model->embed_tokens->weight : lm_head->weight;
+}
+
+torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
+  return lm_head.is_empty() ? torch::linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& ids, KVCache* cache, const torch::Tensor& positions,
+                                            const torch::Tensor& key_mask) {
+  return logits(hidden_states(embed(ids), cache, positions, key_mask));
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward_embeddings(const torch::Tensor& embeds, KVCache* cache,
+                                                       const torch::Tensor& positions,
+                                                       const torch::Tensor& key_mask) {
+  return logits(hidden_states(embeds, cache, positions, key_mask));
+}
+
+torch::Tensor LlamaForCausalLMImpl::hidden_states(const torch::Tensor& embeds, KVCache* cache,
+                                                  const torch::Tensor& positions_in, const torch::Tensor& key_mask) {
+  TORCH_CHECK(embeds.dim() == 3 && embeds.size(2) == config_.hidden_size, "embeddings must be [B, T, hidden_size]");
+  const int64_t B = embeds.size(0), T = embeds.size(1);
+  const int64_t past = cache ? cache->length : 0, S = past + T;
+  if (cache) {
+    if (cache->batch() != B) fail("KV cache batch " + std::to_string(cache->batch()) + " != input batch " + std::to_string(B));
+    if (S > cache->capacity())
+      fail("KV cache full: " + std::to_string(S) + " positions > capacity " + std::to_string(cache->capacity()));
+  }
+  const auto dev = embeds.device();
+  torch::Tensor positions = positions_in;
+  if (!positions.defined())
+    positions = torch::arange(past, S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0).expand({B, T});
+  if (positions.size(0) != B || positions.size(1) != T) fail("positions must be [B, T]");
+  if (key_mask.defined() && (key_mask.size(0) != B || key_mask.size(1) != S))
+    fail("key_mask must be [B, past + T] = [" + std::to_string(B) + ", " + std::to_string(S) + "]");
+
+  // Additive mask: causal over slots, plus pad keys. A finite minimum (not
+  // -inf) keeps fully masked pad rows finite instead of NaN.
+  torch::Tensor mask;
+  if (T > 1 || key_mask.defined()) {
+    auto opts = torch::TensorOptions().device(dev);
+    auto q_slot = torch::arange(past, S, opts.dtype(torch::kLong)).view({T, 1});
+    auto k_slot = torch::arange(0, S, opts.dtype(torch::kLong)).view({1, S});
+    auto allowed = (k_slot <= q_slot).view({1, 1, T, S});
+    if (key_mask.defined()) allowed = allowed.logical_and(key_mask.to(torch::kBool).view({B, 1, 1, S}));
+    const double lowest = std::numeric_limits<float>::lowest();
+    mask = torch::zeros(allowed.sizes(), opts.dtype(embeds.scalar_type())).masked_fill_(allowed.logical_not(), lowest);
+  }
+  auto [cos, sin] = rope_.cos_sin(positions, embeds.scalar_type());
+  auto h = embeds;
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    torch::Tensor* kc = cache ? &cache->k[i] : nullptr;
+    torch::Tensor* vc = cache ? &cache->v[i] : nullptr;
+    h = model->layer_list[i]->forward(h, cos, sin, mask, kc, vc, past);
+    if (hook_) h = hook_(i, h);
+  }
+  if (cache) cache->length = S;
+  return model->norm(h);
+}
+
+torch::Tensor make_positions(const torch::Tensor& key_mask, int64_t T) {
+  auto pos = key_mask.to(torch::kLong).cumsum(1) - 1;
+  return pos.narrow(1, pos.size(1) - T, T).clamp_min(0);
+}
+
+}  // namespace userllm::llm

@@ -1,0 +1,121 @@
+// A Llama-family decoder (Llama 1/2/3, Mistral, Qwen2, llama2.c models):
+// RMSNorm, rotary embeddings, grouped-query attention with optional q/k/v
+// bias, SwiGLU MLP, tied or separate output embedding. Parameter names are the
+// Hugging Face ones (model.layers.N.self_attn.q_proj.weight, ...), so a
+// safetensors file maps onto named_parameters() one to one.
+//
+// Padded batches are LEFT-padded: the last column is every row's newest token,
+// so a batch decodes in lockstep. Pass `key_mask` [B, past + T] (1 = real
+// token, 0 = pad) and `positions` [B, T] counting real tokens only
+// (make_positions() below); pad queries produce finite garbage that is ignored.
+#pragma once
+#include <torch/nn.h>
+
+#include <functional>
+
+#include "llm/kv_cache.h"
+#include "llm/llama_config.h"
+#include "llm/projection.h"
+#include "llm/rope.h"
+
+namespace userllm::llm {
+
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const LlamaConfig& c);
+  // x [B, T, D]; cos/sin [B, 1, T, hd]; mask additive [B, 1, T, S] or undefined
+  // (no masking); the cache, if any, receives this step's keys/values at
+  // slots [cache_pos, cache_pos + T) and attention covers slots [0, cache_pos + T).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, torch::Tensor* k_cache, torch::Tensor* v_cache,
+                        int64_t cache_pos);
+  Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t n_heads_, n_kv_heads_, head_dim_;
+};
+TORCH_MODULE(Attention);
+
+class MLPImpl : public torch::nn::Module {
+ public:
+  explicit MLPImpl(const LlamaConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
+  Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(MLP);
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit DecoderLayerImpl(const LlamaConfig& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, torch::Tensor* k_cache, torch::Tensor* v_cache,
+                        int64_t cache_pos);
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  MLP mlp{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+// Called after decoder layer `layer` with its output; returns the hidden state
+// the next layer sees. This is where the bridge's cross-attention blocks go.
+using LayerHook = std::function<torch::Tensor(int64_t layer, const torch::Tensor& hidden)>;
+
+class LlamaModelImpl : public torch::nn::Module {
+ public:
+  explicit LlamaModelImpl(const LlamaConfig& c);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+  std::vector<DecoderLayer> layer_list;  // typed views of `layers`
+};
+TORCH_MODULE(LlamaModel);
+
+class LlamaForCausalLMImpl : public torch::nn::Module {
+ public:
+  explicit LlamaForCausalLMImpl(const LlamaConfig& c);
+  const LlamaConfig& config() const { return config_; }
+
+  // ids [B, T] int64 -> logits [B, T, vocab]. Optional cache, positions, key_mask as above;
+  // positions default to past + 0..T-1 and key_mask to "everything is real".
+  torch::Tensor forward(const torch::Tensor& ids, KVCache* cache = nullptr, const torch::Tensor& positions = {},
+                        const torch::Tensor& key_mask = {});
+  // The same from input embeddings [B, T, D] (soft prompts, user embeddings).
+  torch::Tensor forward_embeddings(const torch::Tensor& embeds, KVCache* cache = nullptr,
+                                   const torch::Tensor& positions = {}, const torch::Tensor& key_mask = {});
+  // Final normalised hidden states [B, T, D], before the output projection.
+  torch::Tensor hidden_states(const torch::Tensor& embeds, KVCache* cache = nullptr,
+                              const torch::Tensor& positions = {}, const torch::Tensor& key_mask = {});
+  torch::Tensor embed(const torch::Tensor& ids);       // token ids (range-checked) -> [B, T, D]
+  torch::Tensor logits(const torch::Tensor& hidden);  // [.., D] -> [.., vocab]
+  torch::Tensor output_weight();                     // lm_head.weight, or the embedding when tied
+
+  void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
+  torch::Device device() const;
+
+  LlamaModel model{nullptr};
+  Projection lm_head{nullptr};  // null when tie_word_embeddings
+
+ private:
+  LlamaConfig config_;
+  RotaryEmbedding rope_;
+  LayerHook hook_;
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+// Positions [B, T] for a left-padded batch: 0 at each row's first real token.
+// key_mask [B, S] (1 = real); returns the positions of its last T columns,
+// offset by the real tokens before them.
+torch::Tensor make_positions(const torch::Tensor& key_mask, int64_t T);
+
+}  // namespace userllm::llm
