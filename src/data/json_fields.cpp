@@ -52,6 +52,7 @@ void add_unique(std::vector<std::string>& out, std::unordered_set<std::string_vi
 }  // namespace
 
 simdjson::dom::object JsonLineParser::parse(std::string_view line) {
+  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a UTF-8 byte-order mark
   size_t start = line.find_first_not_of(" \t");
   if (start != std::string_view::npos && line.compare(start, 1, "{") == 0 &&
       looks_like_python_literal(line.substr(start))) {

@@ -28,16 +28,23 @@ const char* const k100kGenres[19] = {"unknown", "Action", "Adventure", "Animatio
                                      "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror",
                                      "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"};
 
+// error_code forms throughout: an unreadable directory must be an Error, not a filesystem_error.
+bool file_exists(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+
 Files detect(const fs::path& input) {
   fs::path dir = input;
   std::string given;
-  if (fs::is_regular_file(input)) {
+  std::error_code ec;
+  if (fs::is_regular_file(input, ec)) {
     dir = input.parent_path();
     given = input.filename().string();
-  } else if (!fs::is_directory(input)) {
+  } else if (!fs::is_directory(input, ec)) {
     fail(input.string() + ": no such file or directory");
   }
-  auto has = [&](const char* name) { return given.empty() ? fs::exists(dir / name) : given == name; };
+  auto has = [&](const char* name) { return given.empty() ? file_exists(dir / name) : given == name; };
   if (has("ratings.csv")) return {Layout::kCsv, dir / "ratings.csv", dir / "movies.csv", dir / "tags.csv"};
   if (has("ratings.dat")) return {Layout::kDat, dir / "ratings.dat", dir / "movies.dat", dir / "tags.dat"};
   if (has("u.data")) return {Layout::k100k, dir / "u.data", dir / "u.item", {}};
@@ -56,6 +63,7 @@ Header read_header(LineReader& in, const std::vector<std::string>& want) {
   for (auto& w : want) expected += (expected.empty() ? "" : ",") + w;
   std::string_view line;
   if (!in.next(line)) fail(in.path() + ": empty file, expected a header line \"" + expected + "\"");
+  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a UTF-8 byte-order mark
   std::vector<std::string> cols;
   try {
     split_csv(line, cols);
@@ -155,7 +163,7 @@ void read_csv(const Files& f, EventSink& sink, const ReadOptions& options) {
   std::vector<std::string> cols;
   std::string buf;
   TagCollector tags;
-  if (fs::exists(f.tags)) {
+  if (file_exists(f.tags)) {
     LineReader in(f.tags.string());
     auto h = read_header(in, {"movieId", "tag"});
     for_each_line(in, sink, options, [&](std::string_view line) {
@@ -164,7 +172,7 @@ void read_csv(const Files& f, EventSink& sink, const ReadOptions& options) {
       tags.add(need_id(cols[h.pos[0]], "movieId"), cols[h.pos[1]]);
     });
   }
-  if (fs::exists(f.movies)) {
+  if (file_exists(f.movies)) {
     LineReader in(f.movies.string());
     auto h = read_header(in, {"movieId", "title", "genres"});
     uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
@@ -189,7 +197,7 @@ void read_dat(const Files& f, EventSink& sink, const ReadOptions& options) {
   std::vector<std::string_view> parts;
   std::string buf;
   TagCollector tags;
-  if (fs::exists(f.tags)) {
+  if (file_exists(f.tags)) {
     LineReader in(f.tags.string());
     for_each_line(in, sink, options, [&](std::string_view line) {
       split_on(as_utf8(line, buf), "::", parts);  // UserID::MovieID::Tag::Timestamp
@@ -197,7 +205,7 @@ void read_dat(const Files& f, EventSink& sink, const ReadOptions& options) {
       tags.add(need_id(parts[1], "movieId"), parts[2]);
     });
   }
-  if (fs::exists(f.movies)) {
+  if (file_exists(f.movies)) {
     LineReader in(f.movies.string());
     uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
       split_on(as_utf8(line, buf), "::", parts);  // MovieID::Title::Genres
@@ -219,7 +227,7 @@ void read_dat(const Files& f, EventSink& sink, const ReadOptions& options) {
 void read_100k(const Files& f, EventSink& sink, const ReadOptions& options) {
   std::vector<std::string_view> parts;
   std::string buf;
-  if (fs::exists(f.movies)) {
+  if (file_exists(f.movies)) {
     LineReader in(f.movies.string());
     uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
       // id | title | release date | video release date | IMDb URL | 19 flags

@@ -82,6 +82,7 @@ TEST(AmazonReader, Meta2018AndRepeatedItems) {
 TEST(AmazonReader, Reviews2023AndMeta2023) {
   ScratchDir dir;
   write_text(dir / "All_Beauty.jsonl",
+             "\xEF\xBB\xBF"  // a byte-order mark is ignored
              R"({"rating": 5.0, "title": "Such a lovely scent", "text": "This spray is really nice.", "images": [], "asin": "B00YQ6X8EO", "parent_asin": "B00YQ6X8EO", "user_id": "AGKHLEW2SOWHNMFQIJGBECAF7INQ", "timestamp": 1588687728923, "helpful_vote": 0, "verified_purchase": true})"
              "\n");
   write_text(dir / "meta_All_Beauty.jsonl",

@@ -73,7 +73,8 @@ TEST(MovieLensReader, CsvReleaseEventsAndCatalogue) {
 
 TEST(MovieLensReader, RatingsFileGivenDirectlyAndColumnsByName) {
   ScratchDir dir;
-  write_text(dir / "ratings.csv", "timestamp,rating,movieId,userId\n964982703,3.5,7,42\n");
+  // Columns in another order, behind a UTF-8 byte-order mark.
+  write_text(dir / "ratings.csv", "\xEF\xBB\xBFtimestamp,rating,movieId,userId\n964982703,3.5,7,42\n");
   RecordingSink sink;
   data::read_movielens(dir / "ratings.csv", sink, {});
   ASSERT_EQ(sink.events.size(), 1u);
