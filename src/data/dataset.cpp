@@ -35,13 +35,20 @@ struct Dataset::Impl {
 
 namespace {
 
+// Metadata problems are reported at the metadata section's offset.
+struct MetaContext {
+  std::string path;
+  uint64_t offset;
+  [[noreturn]] void error(const std::string& what) const { fail(at_byte(path, offset, "metadata: " + what)); }
+};
+
 template <class T>
-T meta_get(const nlohmann::json& meta, const char* key, const std::string& path) {
-  if (!meta.contains(key)) fail(path + ": metadata lacks \"" + key + "\"");
+T meta_get(const nlohmann::json& meta, const char* key, const MetaContext& at) {
+  if (!meta.is_object() || !meta.contains(key)) at.error("lacks \"" + std::string(key) + "\"");
   try {
     return meta.at(key).get<T>();
   } catch (const nlohmann::json::exception& e) {
-    fail(path + ": metadata \"" + key + "\" has the wrong type: " + e.what());
+    at.error("\"" + std::string(key) + "\" has the wrong type: " + e.what());
   }
 }
 
@@ -54,16 +61,16 @@ Dataset Dataset::open(const std::filesystem::path& dir) {
   auto impl = std::make_unique<Impl>(path);
   Impl& d = *impl;
   FormatReader r(d.file);
-  const std::string& p = d.file.path();
+  const MetaContext p{d.file.path(), r.offset("meta")};
 
   d.meta_text = std::string(r.bytes("meta"));
   nlohmann::json meta;
   try {
     meta = nlohmann::json::parse(d.meta_text);
   } catch (const nlohmann::json::exception& e) {
-    fail(p + ": metadata is not valid JSON: " + e.what());
+    p.error(std::string("not valid JSON: ") + e.what());
   }
-  if (!meta.is_object()) fail(p + ": metadata is not a JSON object");
+  if (!meta.is_object()) p.error("not a JSON object");
   d.name = meta_get<std::string>(meta, "name", p);
   d.genre_field = meta_get<std::string>(meta, "genre_field", p);
   d.num_users = meta_get<uint32_t>(meta, "users", p);
@@ -78,10 +85,10 @@ Dataset Dataset::open(const std::filesystem::path& dir) {
   d.user_keys = r.strings("user_keys", d.num_users);
 
   auto fields = meta_get<nlohmann::json>(meta, "fields", p);
-  if (!fields.is_array() || fields.empty()) fail(p + ": metadata \"fields\" is not a non-empty array");
+  if (!fields.is_array() || fields.empty()) p.error("\"fields\" is not a non-empty array");
   for (const auto& f : fields) {
     FieldInfo info{meta_get<std::string>(f, "name", p), meta_get<uint32_t>(f, "vocab_size", p)};
-    if (info.vocab_size < 2) fail(p + ": field \"" + info.name + "\" has a vocabulary smaller than PAD + OOV");
+    if (info.vocab_size < 2) p.error("field \"" + info.name + "\" has a vocabulary smaller than PAD + OOV");
     const uint32_t* col = r.array<uint32_t>("col." + info.name, d.num_events);
     // Ids index embedding tables upstream: check every one now, once.
     uint32_t bad = 0;
@@ -91,7 +98,7 @@ Dataset Dataset::open(const std::filesystem::path& dir) {
     d.columns.push_back(col);
     d.fields.push_back(std::move(info));
   }
-  if (d.fields[0].name != "item") fail(p + ": the first field must be \"item\"");
+  if (d.fields[0].name != "item") p.error("the first field must be \"item\"");
   for (size_t i = 0; i < d.fields.size(); ++i)
     if (d.fields[i].name == d.genre_field) d.genre_index = int(i);
 

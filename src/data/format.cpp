@@ -91,6 +91,8 @@ bool FormatReader::has(std::string_view name) const {
   return false;
 }
 
+uint64_t FormatReader::offset(std::string_view name) const { return find(name).offset; }
+
 const FormatReader::Entry& FormatReader::find(std::string_view name) const {
   for (const auto& e : entries_)
     if (e.name == name) return e;

@@ -60,6 +60,7 @@ class FormatReader {
  public:
   explicit FormatReader(const MappedFile& file);
   bool has(std::string_view name) const;
+  uint64_t offset(std::string_view name) const;  // where a section starts, for messages
   // Bytes of a section; an Error naming the file and offset if it is absent.
   std::string_view bytes(std::string_view name) const;
   // A section holding exactly `count` values of T.
