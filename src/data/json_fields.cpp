@@ -1,6 +1,7 @@
 #include "data/json_fields.h"
 
 #include <cmath>
+#include <cstdio>
 #include <unordered_set>
 
 #include "data/line_loop.h"
@@ -95,7 +96,9 @@ int64_t need_integer(object o, std::string_view key) {
   double d;
   if (e.get(d) == simdjson::SUCCESS) {
     if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e18) return int64_t(d);
-    bad_line("field \"" + std::string(key) + "\" should be an integer, found " + std::to_string(d));
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%.17g", d);
+    bad_line("field \"" + std::string(key) + "\" should be an integer, found " + shown);
   }
   wrong_type(key, "an integer", e);
 }
