@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -40,16 +41,22 @@ class TouchingSink : public data::EventSink {
   uint64_t sum_ = 0;
 };
 
-// A directory of this process's own, emptied for each input.
+// A directory of this process's own, emptied for each input and removed at exit.
+// Leaked on purpose: the atexit handler must run after static destructors could.
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
+  static const std::filesystem::path* dir = [] {
     Progress::set_enabled(false);
     spdlog::set_level(spdlog::level::off);
-    auto d = std::filesystem::temp_directory_path() / ("userllm-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
+    auto* d = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                        ("userllm-fuzz-" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*d);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(scratch_dir(), ec);
+    });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 inline void reset_scratch() {
