@@ -21,16 +21,21 @@ TEST(RealData, MovieLensLatestSmall) {
   EXPECT_EQ(sink.events.size(), 100836u);
   std::set<std::string> users, items;
   std::map<float, int> histogram;
+  int64_t first = INT64_MAX, last = 0;
   for (auto& e : sink.events) {
     users.insert(e.user);
     items.insert(e.item);
     ++histogram[*e.rating];
+    first = std::min(first, e.timestamp);
+    last = std::max(last, e.timestamp);
   }
   EXPECT_EQ(users.size(), 610u);
   EXPECT_EQ(items.size(), 9724u);
-  EXPECT_EQ(histogram[0.5f], 1370);
-  EXPECT_EQ(histogram[4.0f], 26818);
-  EXPECT_EQ(histogram[5.0f], 13211);
+  EXPECT_EQ(histogram, (std::map<float, int>{{0.5f, 1370}, {1.0f, 2811}, {1.5f, 1791}, {2.0f, 7551}, {2.5f, 5550},
+                                             {3.0f, 20047}, {3.5f, 13136}, {4.0f, 26818}, {4.5f, 8551}, {5.0f, 13211}}));
+  // README: from 1996-03-29 to 2018-09-24 (UTC).
+  EXPECT_EQ(first / 86400, 9584);  // 1996-03-29, in days since 1970-01-01
+  EXPECT_EQ(last / 86400, 17798);  // 2018-09-24
   EXPECT_EQ(sink.items.size(), 9742u);
   EXPECT_EQ(sink.report().lines_read, 100836u + 9742u + 3683u);
   EXPECT_EQ(sink.report().skipped_lines, 0u);
