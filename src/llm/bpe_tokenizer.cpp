@@ -101,12 +101,7 @@ class BpeTokenizer : public Tokenizer {
     return out;
   }
 
-  std::string decode_token(int32_t prev, int32_t id) const override {
-    if (prev < 0) return decode({id});
-    const std::string before = decode({prev}), both = decode({prev, id});
-    if (both.compare(0, before.size(), before) == 0) return both.substr(before.size());
-    return decode({id});
-  }
+  std::string decode_token(int32_t prev, int32_t id) const override { return decode_by_difference(*this, prev, id); }
 
   int32_t vocab_size() const override { return int32_t(pieces_.size()); }
   int32_t bos_id() const override { return bos_; }
@@ -174,7 +169,6 @@ class BpeTokenizer : public Tokenizer {
         if (item.contains("Sequence")) before = false;
         else if (item.contains("SpecialToken")) (before ? bos_ : eos_) = id_of_name(item["SpecialToken"].value("id", ""));
       }
-      if (bos_ >= 0 || eos_ >= 0) return;
     }
     for (const char* n : {"<|begin_of_text|>", "<s>", "<bos>", "<|bos|>", "<|startoftext|>"})
       if (bos_ < 0) bos_ = id_of_name(n);

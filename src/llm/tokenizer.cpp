@@ -4,10 +4,18 @@
 #include "common/error.h"
 #include "llm/bpe_tokenizer.h"
 #include "llm/llama2c_tokenizer.h"
+#include "llm/sentencepiece_tokenizer.h"
 #include "llm/tokenizer.h"
 
 namespace userllm::llm {
 namespace fs = std::filesystem;
+
+std::string decode_by_difference(const Tokenizer& tok, int32_t prev, int32_t id) {
+  if (prev < 0) return tok.decode({id});
+  const std::string before = tok.decode({prev}), both = tok.decode({prev, id});
+  if (both.compare(0, before.size(), before) == 0) return both.substr(before.size());
+  return tok.decode({id});
+}
 
 std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   if (fs::is_directory(path)) {
@@ -25,7 +33,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   if (i < got && head[i] == '{') return load_bpe_tokenizer(path);
   // A SentencePiece ModelProto starts with field 1 (pieces), wire type 2: byte 0x0A.
   // A llama2.c tokenizer.bin starts with a small little-endian int32 instead.
-  if (got > 0 && head[0] == 0x0A) fail(path.string() + ": SentencePiece support is not built yet");
+  if (got > 0 && head[0] == 0x0A) return load_sentencepiece_tokenizer(path);
   return load_llama2c_tokenizer(path);
 }
 

@@ -24,6 +24,10 @@ class Tokenizer {
   virtual int32_t eos_id() const = 0;  // -1 when none
 };
 
+// decode_token() for tokenizers whose decoders look at neighbouring tokens:
+// the text decode({prev, id}) adds to decode({prev}).
+std::string decode_by_difference(const Tokenizer& tok, int32_t prev, int32_t id);
+
 // Chooses the kind from the file: tokenizer.json, a SentencePiece .model, or a
 // llama2.c tokenizer.bin. A directory means DIR/tokenizer.json (or tokenizer.model).
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
