@@ -1,0 +1,62 @@
+#include "bridge/gated_cross_attention.h"
+
+#include "common/error.h"
+#include "llm/llama.h"
+
+namespace userllm::bridge {
+
+GatedCrossAttentionBlockImpl::GatedCrossAttentionBlockImpl(const GatedCrossAttentionOptions& o) {
+  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim()})));
+  attn_ = register_module("cross_attn", CrossAttention(CrossAttentionOptions(o.dim(), o.context_dim(), o.heads())));
+  ff_ = register_module("ff", FeedForward(o.dim(), o.ff_mult()));
+  attn_gate = register_parameter("attn_gate", torch::zeros({1}));
+  ff_gate = register_parameter("ff_gate", torch::zeros({1}));
+}
+
+torch::Tensor GatedCrossAttentionBlockImpl::forward(const torch::Tensor& h, const torch::Tensor& context,
+                                                    const torch::Tensor& context_mask) {
+  auto x = h + torch::tanh(attn_gate) * attn_(norm_(h), context, context_mask);
+  return x + torch::tanh(ff_gate) * ff_(x);
+}
+
+CrossAttentionStackImpl::CrossAttentionStackImpl(const GatedCrossAttentionOptions& o, std::vector<int64_t> layers)
+    : layers_(std::move(layers)) {
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    int64_t l = layers_[i];
+    if (l < 0) fail("cross-attention layer index " + std::to_string(l) + " is negative");
+    if (size_t(l) >= block_of_layer_.size()) block_of_layer_.resize(l + 1, -1);
+    if (block_of_layer_[l] >= 0) fail("cross-attention layer " + std::to_string(l) + " is listed twice");
+    block_of_layer_[l] = int64_t(i);
+    blocks_->push_back(GatedCrossAttentionBlock(o));
+  }
+}
+
+void CrossAttentionStackImpl::attach(llm::LlamaForCausalLMImpl& model) {
+  int64_t n = model.config().num_layers;
+  for (int64_t l : layers_)
+    if (l >= n)
+      fail("cross-attention after layer " + std::to_string(l) + ", but the LLM has " + std::to_string(n) + " layers");
+  model.set_layer_hook([this](int64_t layer, const torch::Tensor& hidden) { return apply(layer, hidden); });
+}
+
+void CrossAttentionStackImpl::set_context(torch::Tensor context, torch::Tensor context_mask) {
+  context_ = std::move(context);
+  context_mask_ = std::move(context_mask);
+}
+
+torch::Tensor CrossAttentionStackImpl::apply(int64_t layer, const torch::Tensor& hidden) {
+  if (layer < 0 || size_t(layer) >= block_of_layer_.size() || block_of_layer_[layer] < 0) return hidden;
+  if (!context_.defined()) fail("cross-attention: no user context was set before the forward pass");
+  auto* block = (*blocks_)[block_of_layer_[layer]]->as<GatedCrossAttentionBlock>();
+  return block->forward(hidden, context_, context_mask_);
+}
+
+std::vector<int64_t> every_kth_layer(int64_t n_layers, int64_t k) {
+  if (k <= 0) fail("cross-attention: every k-th layer needs k >= 1, got " + std::to_string(k));
+  std::vector<int64_t> out;
+  for (int64_t l = k - 1; l < n_layers; l += k) out.push_back(l);
+  return out;
+}
+
+}  // namespace userllm::bridge

@@ -1,0 +1,65 @@
+// Flamingo-style gated cross-attention (Alayrac et al. 2022), as User-LLM uses
+// it: blocks inserted after chosen LLM layers, queries from the LLM's hidden
+// states, keys and values from the user embeddings (projected, or a
+// Perceiver's latents). Each residual branch is scaled by tanh(gate) with the
+// gate initialised at zero, so an untrained block leaves the LLM unchanged.
+#pragma once
+#include <torch/nn.h>
+
+#include <vector>
+
+#include "bridge/attention.h"
+
+namespace userllm::llm {
+class LlamaForCausalLMImpl;
+}
+
+namespace userllm::bridge {
+
+struct GatedCrossAttentionOptions {
+  GatedCrossAttentionOptions(int64_t dim, int64_t context_dim, int64_t heads)
+      : dim_(dim), context_dim_(context_dim), heads_(heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, context_dim);
+  TORCH_ARG(int64_t, heads);
+  TORCH_ARG(int64_t, ff_mult) = 2;
+};
+
+class GatedCrossAttentionBlockImpl : public torch::nn::Module {
+ public:
+  explicit GatedCrossAttentionBlockImpl(const GatedCrossAttentionOptions& o);
+  // h [B, T, dim]; context [B, S, context_dim]; context_mask [B, S] or undefined.
+  torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& context, const torch::Tensor& context_mask);
+  torch::Tensor attn_gate, ff_gate;
+
+ private:
+  torch::nn::LayerNorm norm_{nullptr};
+  CrossAttention attn_{nullptr};
+  FeedForward ff_{nullptr};
+};
+TORCH_MODULE(GatedCrossAttentionBlock);
+
+// The blocks of one LLM, and which decoder layer each follows.
+class CrossAttentionStackImpl : public torch::nn::Module {
+ public:
+  // layers: the decoder layers (0-based) after which a block runs.
+  CrossAttentionStackImpl(const GatedCrossAttentionOptions& o, std::vector<int64_t> layers);
+  // Installs the blocks as the model's layer hook; the context is read at each
+  // forward from set_context(). The model must outlive neither this stack nor its hook.
+  void attach(llm::LlamaForCausalLMImpl& model);
+  void set_context(torch::Tensor context, torch::Tensor context_mask = {});
+  torch::Tensor apply(int64_t layer, const torch::Tensor& hidden);
+  const std::vector<int64_t>& layers() const { return layers_; }
+
+ private:
+  std::vector<int64_t> layers_;
+  std::vector<int64_t> block_of_layer_;  // -1 where no block follows
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::Tensor context_, context_mask_;
+};
+TORCH_MODULE(CrossAttentionStack);
+
+// Every k-th layer of n: k-1, 2k-1, ... (k = 1 means every layer).
+std::vector<int64_t> every_kth_layer(int64_t n_layers, int64_t k);
+
+}  // namespace userllm::bridge
