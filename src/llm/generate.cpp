@@ -79,10 +79,12 @@ std::vector<std::vector<int64_t>> generate(LlamaForCausalLM& model, const std::v
     next = next.to(dev);
     mask = torch::cat({mask, torch::ones({B, 1}, mask.options())}, 1);
     ids = torch::cat({ids, next}, 1);
+    // Finished rows keep stepping in lockstep; clamp their positions inside the context.
+    const int64_t last_pos = cfg.max_position_embeddings - 1;
     if (cache)
-      logits = last_logits(next, make_positions(mask, 1));
+      logits = last_logits(next, make_positions(mask, 1).clamp_max(last_pos));
     else
-      logits = last_logits(ids, make_positions(mask, ids.size(1)));
+      logits = last_logits(ids, make_positions(mask, ids.size(1)).clamp_max(last_pos));
   }
   return out;
 }

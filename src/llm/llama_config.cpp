@@ -48,6 +48,9 @@ void LlamaConfig::validate(const std::string& source) const {
   need(rope_theta > 1, "rope_theta must be > 1");
   need(bos_token_id >= -1 && bos_token_id < vocab_size, "bos_token_id out of the vocabulary");
   for (int64_t e : eos_token_ids) need(e >= 0 && e < vocab_size, "eos_token_id out of the vocabulary");
+  // config.json can only say this combination through model_type qwen2.
+  need(model_type == "qwen2" ? (qkv_bias && !o_bias) : qkv_bias == o_bias,
+       "model_type " + model_type + " cannot have these q/k/v/o biases");
 }
 
 int64_t LlamaConfig::num_parameters() const {

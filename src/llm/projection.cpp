@@ -27,6 +27,10 @@ void ProjectionImpl::enable_lora(int64_t rank, double alpha, double dropout) {
   lora_A->to(weight.device(), weight.scalar_type());
   lora_B->to(weight.device(), weight.scalar_type());
   lora_dropout_ = register_module("lora_dropout", torch::nn::Dropout(dropout));
+  // New children start in training mode; follow the model's mode (eval disables dropout).
+  lora_A->train(is_training());
+  lora_B->train(is_training());
+  lora_dropout_->train(is_training());
   lora_scale_ = alpha / double(rank);
 }
 
