@@ -29,6 +29,11 @@ std::string join_list(const std::vector<std::string>& xs) {
   return out;
 }
 
+// "a" or "an" before a word.
+std::string article(std::string_view word) {
+  return !word.empty() && std::string_view("aeiouAEIOU").find(word[0]) != std::string_view::npos ? "an" : "a";
+}
+
 std::string titled(const Dataset& ds, uint32_t item) {
   std::string t(ds.item_title(item));
   if (ds.item_year(item)) t += " (" + std::to_string(ds.item_year(item)) + ")";
@@ -45,7 +50,7 @@ std::string item_document(const Dataset& ds, uint32_t item) {
     for (uint32_t g : ds.item_genres(item)) genres.push_back(movies ? lower(ds.token(gf, g)) : std::string(ds.token(gf, g)));
   std::string doc = titled(ds, item);
   if (movies)
-    doc += genres.empty() ? " is a film." : " is a " + join_list(genres) + " film.";
+    doc += genres.empty() ? " is a film." : " is " + article(genres[0]) + " " + join_list(genres) + " film.";
   else if (!genres.empty())
     doc += " is listed under " + join_list(genres) + ".";
   else
@@ -83,6 +88,7 @@ CorpusReport write_corpus(const Dataset& ds, const std::filesystem::path& file) 
     emit(review_document(ds, e));
     if (e % 65536 == 0) progress.set(e);
   }
+  progress.set(ds.num_events());
   progress.finish();
   r.bytes = out.bytes_written();
   out.commit();

@@ -75,7 +75,7 @@ TEST(DataCli, SynthStatsShowCorpus) {
   uint64_t texts = 0;
   for (uint64_t e = 0; e < ds.num_events(); ++e) texts += !ds.event_text(e).empty();
   EXPECT_EQ(count_lines(corpus), ds.num_items() - 2 + texts);
-  EXPECT_NE(corpus.find(title + " is a "), std::string::npos);
+  EXPECT_NE(corpus.find(title + " is a"), std::string::npos);
   EXPECT_NE(corpus.find("A review of "), std::string::npos);
 }
 
