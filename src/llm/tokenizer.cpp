@@ -30,10 +30,15 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   const size_t got = size_t(in.gcount());
   size_t i = 0;
   while (i < got && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) i++;
-  if (i < got && head[i] == '{') return load_bpe_tokenizer(path);
-  // A SentencePiece ModelProto starts with field 1 (pieces), wire type 2: byte 0x0A.
-  // A llama2.c tokenizer.bin starts with a small little-endian int32 instead.
-  if (got > 0 && head[0] == 0x0A) return load_sentencepiece_tokenizer(path);
+  const std::string ext = path.extension().string();
+  if (ext == ".json" || (i < got && head[i] == '{')) return load_bpe_tokenizer(path);
+  if (ext == ".model") return load_sentencepiece_tokenizer(path);
+  if (ext == ".bin") return load_llama2c_tokenizer(path);
+  // A SentencePiece ModelProto starts with field 1 (pieces), wire type 2: byte
+  // 0x0A then a non-zero length. A llama2.c tokenizer.bin starts with a small
+  // little-endian int32 (0A 00 00 00 for max_token_length 10).
+  const bool llama2c_int = got >= 4 && head[1] == 0 && head[2] == 0 && head[3] == 0;
+  if (got > 0 && head[0] == 0x0A && !llama2c_int) return load_sentencepiece_tokenizer(path);
   return load_llama2c_tokenizer(path);
 }
 

@@ -100,6 +100,10 @@ TEST(Llama2cTokenizer, MergesBestScoreThenLeftmost) {
   // " aaa": "aa" (-0.5) merges leftmost first, then " a" cannot form.
   EXPECT_EQ(tok->encode("aaa", false), (Ids{259, 264, 260}));
   EXPECT_EQ(tok->decode({259, 264, 260}), "aaa");
+  // Without a .bin name the kind is sniffed: max_token_length 10 (0A 00 00 00)
+  // must not be taken for a SentencePiece protobuf (0A then a length).
+  write_bin(dir / "tokenizer", 10, tiny_vocab());
+  EXPECT_EQ(load_tokenizer(dir / "tokenizer")->encode("aaa", false), (Ids{259, 264, 260}));
 }
 
 TEST(Llama2cTokenizer, TruncatedOrCorruptFileIsAnError) {
