@@ -39,6 +39,7 @@ struct GenerateArgs {
 void run_generate(const GenerateArgs& a) {
   a.sampling.validate();
   // A llama2.c .bin has no tokenizer beside it; a model directory usually does.
+  if (!fs::exists(a.model)) fail(a.model + ": no such model file or directory");
   fs::path tok_path = a.tokenizer;
   if (tok_path.empty()) {
     if (!fs::is_directory(a.model)) fail("--tokenizer is required for a llama2.c checkpoint (e.g. tok512.bin)");

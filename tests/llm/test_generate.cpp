@@ -1,6 +1,7 @@
 // Greedy generation on the real stories260K model against llama2.c's run.c.
 #include <gtest/gtest.h>
 
+#include "common/atomic_file.h"
 #include "llm/checkpoint.h"
 #include "llm/generate.h"
 #include "stories_golden.h"
@@ -52,6 +53,33 @@ TEST(Stories260K, ConvertedHfModelGivesTheSameTokens) {
     SCOPED_TRACE(name);
     expect_matches_golden(model, test::read_stories_golden((dir / "golden" / (std::string(name) + ".tokens.txt")).string()));
   }
+}
+
+// End to end through the CLI with llama2.c's tokenizer: byte-identical to run.c's stdout,
+// from the .bin and from the converted Hugging Face directory.
+TEST(Stories260K, CliGeneratesTheGoldenText) {
+  USERLLM_SHARED_OR_SKIP(dir, "models/stories260K");
+  test::ScratchDir tmp;
+  const std::string bin = (dir / "stories260K.bin").string(), tok = (dir / "tok512.bin").string();
+  auto conv = test::run_cli("-q lm convert --input '" + bin + "' --tokenizer '" + tok + "' --out '" + (tmp / "hf").string() + "'");
+  ASSERT_EQ(conv.exit_code, 0) << conv.output;
+  const std::pair<const char*, const char*> cases[] = {{"Once upon a time", "once_upon_a_time_t0_n64"},
+                                                       {"Lily", "lily_t0_n128"}};
+  for (const auto& [prompt, name] : cases) {
+    auto g = test::read_stories_golden((dir / "golden" / (std::string(name) + ".tokens.txt")).string());
+    const std::string n = std::to_string(g.steps() + 1 - int64_t(g.prompt.size()));
+    std::string want = read_file(dir / "golden" / (std::string(name) + ".txt"));
+    auto a = test::run_cli("-q lm generate --model '" + bin + "' --tokenizer '" + tok + "' --prompt '" + prompt +
+                           "' --max-new-tokens " + n);
+    EXPECT_EQ(a.exit_code, 0);
+    EXPECT_EQ(a.output, want);
+    auto b = test::run_cli("-q lm generate --model '" + (tmp / "hf").string() + "' --prompt '" + prompt +
+                           "' --max-new-tokens " + n);
+    EXPECT_EQ(b.output, want);
+  }
+  auto bad = test::run_cli("lm generate --model '" + (tmp / "absent").string() + "' --prompt x");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("no such model"), std::string::npos) << bad.output;
 }
 
 }  // namespace
