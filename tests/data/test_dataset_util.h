@@ -22,8 +22,9 @@ inline data::Dataset build_dataset(const std::filesystem::path& dir, const std::
   data::LogBuilder b("movielens", "genre");
   for (const auto& [key, gs] : genres) {
     data::ItemRecord r;
+    std::string title = "Title " + key;  // r holds views: keep the string alive
     r.key = key;
-    r.title = "Title " + key;
+    r.title = title;
     r.year = 2000;
     r.genres = gs;
     b.add_item(r);
