@@ -8,6 +8,8 @@ std::vector<double> PrefixModel::score(const std::vector<std::vector<int64_t>>& 
   std::vector<double> out;
   for (const auto& s : seqs) {
     if (s.empty()) fail("cannot score an empty sequence");
+    for (int64_t t : s)
+      if (t < 0 || t >= vocab_size()) fail("score: token " + std::to_string(t) + " out of the vocabulary");
     double sum = first_logprobs()[s[0]].item<double>();
     reset();
     for (size_t t = 1; t < s.size(); ++t) sum += step({0}, {s[t - 1]})[0][s[t]].item<double>();
