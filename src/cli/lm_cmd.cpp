@@ -143,6 +143,8 @@ void add_lm_commands(CLI::App& app) {
   // ---- lm tokenize (tokenizer engineer): register below this line ----
   void add_lm_tokenize_commands(CLI::App& lm);  // lm_tokenize_cmd.cpp
   add_lm_tokenize_commands(*cmd);
+  void add_lm_pretrain_commands(CLI::App& lm);  // lm_pretrain_cmd.cpp
+  add_lm_pretrain_commands(*cmd);
 }
 
 }  // namespace userllm::cli

@@ -1,0 +1,62 @@
+// userllm lm pretrain: a tokenizer and a small Llama from a text corpus.
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+
+#include <memory>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "llm/pretrain.h"
+
+namespace userllm::cli {
+
+namespace {
+
+struct PretrainArgs {
+  std::string corpus, out;
+  bool resume = false;
+  llm::LmPretrainOptions o;
+};
+
+void run_pretrain(PretrainArgs& a) {
+  if (a.o.device != "cpu" && a.o.device != "cuda") fail("--device must be cpu or cuda, not \"" + a.o.device + "\"");
+  if (a.o.device == "cuda" && !torch::cuda::is_available()) fail("--device cuda: no CUDA device is available");
+  auto r = llm::pretrain_lm(a.corpus, a.out, a.o, a.resume);
+  if (a.o.stop_after > 0 && r.step < a.o.steps) {
+    spdlog::info("stopped after step {} (--stop-after)", r.step);
+    return;
+  }
+  std::printf("validation perplexity %.3f (loss %.4f), unigram perplexity %.3f, on %lld validation tokens\n",
+              r.val_perplexity, r.val_loss, r.unigram_perplexity, static_cast<long long>(r.val_tokens));
+  spdlog::info("wrote {} (config.json, model.safetensors, tokenizer.json, summary.json)", a.out);
+}
+
+}  // namespace
+
+void add_lm_pretrain_commands(CLI::App& lm) {
+  auto a = std::make_shared<PretrainArgs>();
+  auto& o = a->o;
+  auto* c = lm.add_subcommand("pretrain", "train a BPE tokenizer and a small Llama on a text corpus (one document per line)");
+  c->add_option("--corpus", a->corpus, "text corpus, plain or gzip (e.g. from `userllm data corpus`)")->required();
+  c->add_option("--out", a->out, "run and model directory")->required();
+  c->add_option("--tokenizer-vocab", o.tokenizer_vocab, "BPE vocabulary size at most")->capture_default_str();
+  c->add_option("--layers", o.layers, "decoder layers")->capture_default_str();
+  c->add_option("--dim", o.dim, "hidden size")->capture_default_str();
+  c->add_option("--heads", o.heads, "attention heads")->capture_default_str();
+  c->add_option("--kv-heads", o.kv_heads, "key/value heads (grouped-query attention)")->capture_default_str();
+  c->add_option("--seq-len", o.seq_len, "tokens per training sequence (the model's context)")->capture_default_str();
+  c->add_option("--batch-size", o.batch_size, "sequences per step")->capture_default_str();
+  c->add_option("--steps", o.steps, "optimiser steps")->capture_default_str();
+  c->add_option("--lr", o.lr, "peak learning rate")->capture_default_str();
+  c->add_option("--warmup", o.warmup, "warmup steps (-1 = min(steps/10, 200))")->capture_default_str();
+  c->add_option("--seed", o.seed, "seed of the split, the data order and the initialisation")->capture_default_str();
+  c->add_option("--val-fraction", o.val_fraction, "share of documents held out for validation")->capture_default_str();
+  c->add_option("--eval-every", o.eval_every, "validate and checkpoint every N steps")->capture_default_str();
+  c->add_option("--eval-sequences", o.eval_sequences, "validation sequences used (0 = all)")->capture_default_str();
+  c->add_option("--device", o.device, "cpu or cuda (the only option --resume may change)")->capture_default_str();
+  c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)");
+  c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
+  c->callback([a] { run_pretrain(*a); });
+}
+
+}  // namespace userllm::cli
