@@ -105,6 +105,25 @@ TEST(LmPretrain, ResumeAfterAKillMatchesStraightTraining) {
   EXPECT_EQ(read_jsonl(dir / "killed" / "metrics.jsonl").size(), read_jsonl(dir / "straight" / "metrics.jsonl").size());
 }
 
+TEST(LmPretrain, Cli) {
+  ScratchDir dir;
+  auto corpus = write_corpus(dir, 300);
+  const std::string args = "lm pretrain --corpus " + corpus.string() + " --out " + (dir / "lm").string() +
+                           " --tokenizer-vocab 300 --layers 1 --dim 16 --heads 2 --kv-heads 1 --seq-len 16"
+                           " --batch-size 4 --steps 10 --eval-every 5";
+  auto bad = run_cli(args + " --device tpu");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--device must be cpu or cuda"), std::string::npos) << bad.output;
+  auto r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto summary = nlohmann::json::parse(read_file(dir / "lm" / "summary.json"));
+  EXPECT_EQ(summary.at("steps"), 10);
+  EXPECT_NE(r.output.find("unigram perplexity"), std::string::npos) << r.output;
+  auto again = run_cli(args);  // a finished run is not overwritten
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.output.find("--resume"), std::string::npos) << again.output;
+}
+
 TEST(LmPretrain, RejectsBadInput) {
   ScratchDir dir;
   auto o = tiny_options();
