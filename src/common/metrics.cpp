@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace userllm {
@@ -34,6 +35,14 @@ std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
     if (!j.is_discarded()) out.push_back(std::move(j));
   }
   return out;
+}
+
+void truncate_jsonl(const std::filesystem::path& path, int64_t max_step) {
+  if (!std::filesystem::exists(path)) return;
+  std::string kept;
+  for (const auto& r : read_jsonl(path))
+    if (r.value("step", int64_t{0}) <= max_step) kept += r.dump() + "\n";
+  write_file_atomic(path, kept);
 }
 
 }  // namespace userllm

@@ -23,4 +23,8 @@ class MetricsLog {
 // Reads every record of a JSON-lines file (a torn last line from a kill is ignored).
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 
+// Keeps the records whose "step" is <= max_step (a killed run may have logged
+// past its last checkpoint); rewrites the file atomically. No file, no-op.
+void truncate_jsonl(const std::filesystem::path& path, int64_t max_step);
+
 }  // namespace userllm

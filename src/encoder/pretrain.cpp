@@ -11,6 +11,7 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "common/run_dir.h"
+#include "common/schedule.h"
 #include "encoder/batch.h"
 #include "encoder/checkpoint.h"
 #include "encoder/evaluate.h"
@@ -69,12 +70,7 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
 }
 
 double learning_rate(const PretrainOptions& o, int64_t step, int64_t total) {
-  const int64_t warmup = o.warmup >= 0 ? o.warmup : std::min<int64_t>(total / 10, 200);
-  if (step < warmup) return o.lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
-  const double span = static_cast<double>(std::max<int64_t>(total - warmup, 1));
-  const double progress = std::min(1.0, static_cast<double>(step - warmup) / span);
-  const double min_lr = o.lr * o.min_lr_ratio;
-  return min_lr + (o.lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * progress));
+  return warmup_cosine_lr(o.lr, o.min_lr_ratio, o.warmup, step, total);
 }
 
 namespace {
@@ -115,15 +111,6 @@ torch::Tensor item_log_q(const Events& ev, int item) {
   return (t / t.sum()).log().to(torch::kFloat);
 }
 
-// Keeps the metrics of steps <= `step`: a killed run may have logged past its checkpoint.
-void truncate_metrics(const std::filesystem::path& path, int64_t step) {
-  if (!std::filesystem::exists(path)) return;
-  std::string kept;
-  for (const auto& r : read_jsonl(path))
-    if (r.value("step", int64_t{0}) <= step) kept += r.dump() + "\n";
-  write_file_atomic(path, kept);
-}
-
 }  // namespace
 
 PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, PretrainOptions o, bool resume) {
@@ -161,7 +148,7 @@ PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, Pret
   if (resume) {
     step = load_checkpoint(run, model, &opt);
     if (step > total) fail(run.string() + ": checkpoint step " + std::to_string(step) + " is past the run's " + std::to_string(total) + " steps");
-    truncate_metrics(run / "metrics.jsonl", step);
+    truncate_jsonl(run / "metrics.jsonl", step);
   } else {
     if (std::filesystem::exists(run / "checkpoint.pt"))
       fail(run.string() + ": already holds a run (use --resume to continue it, or another --out)");

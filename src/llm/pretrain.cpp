@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "common/run_dir.h"
+#include "common/schedule.h"
 #include "llm/bpe_trainer.h"
 #include "llm/checkpoint.h"
 #include "llm/tokenizer.h"
@@ -63,12 +64,7 @@ LmPretrainOptions lm_pretrain_options_from_json(const nlohmann::json& j) {
 }
 
 double lm_learning_rate(const LmPretrainOptions& o, int64_t step, int64_t total) {
-  const int64_t warmup = o.warmup >= 0 ? o.warmup : std::min<int64_t>(total / 10, 200);
-  if (step < warmup) return o.lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
-  const double span = static_cast<double>(std::max<int64_t>(total - warmup, 1));
-  const double progress = std::min(1.0, static_cast<double>(step - warmup) / span);
-  const double min_lr = o.lr * o.min_lr_ratio;
-  return min_lr + (o.lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * progress));
+  return warmup_cosine_lr(o.lr, o.min_lr_ratio, o.warmup, step, total);
 }
 
 namespace {
@@ -250,15 +246,6 @@ int64_t load_checkpoint(const fs::path& file, LlamaForCausalLM& model, torch::op
   }
 }
 
-// A killed run may have logged past its checkpoint: keep the records of steps <= step.
-void truncate_metrics(const fs::path& path, int64_t step) {
-  if (!fs::exists(path)) return;
-  std::string kept;
-  for (const auto& r : read_jsonl(path))
-    if (r.value("step", int64_t{0}) <= step) kept += r.dump() + "\n";
-  write_file_atomic(path, kept);
-}
-
 }  // namespace
 
 LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPretrainOptions o, bool resume) {
@@ -303,7 +290,7 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   if (resume) {
     step = load_checkpoint(ckpt, model, opt);
     if (step > o.steps) fail(ckpt.string() + ": step " + std::to_string(step) + " is past the run's " + std::to_string(o.steps));
-    truncate_metrics(out / "metrics.jsonl", step);
+    truncate_jsonl(out / "metrics.jsonl", step);
   }
   MetricsLog metrics(out / "metrics.jsonl");
 
