@@ -2,29 +2,12 @@
 
 #include <cstdint>
 
+#include "common/utf8.h"
 #include "data/latin1.h"
 #include "data/line_loop.h"
 
 namespace userllm::data {
 namespace {
-
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 uint32_t hex_digits(std::string_view in, size_t& i, int n) {
   if (i + n > in.size()) bad_line("Python literal: truncated \\x/\\u escape");
@@ -67,7 +50,7 @@ void read_string(std::string_view in, size_t& i, bool unicode, std::string& raw)
       case '\\': case '\'': case '"': raw += e; break;
       case 'x': {
         uint32_t v = hex_digits(in, i, 2);
-        if (unicode) put_utf8(raw, v);
+        if (unicode) utf8_append(raw, v);
         else raw += char(v);
         break;
       }
@@ -82,7 +65,7 @@ void read_string(std::string_view in, size_t& i, bool unicode, std::string& raw)
           }
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) bad_line("Python literal: invalid code point escape");
-        put_utf8(raw, cp);
+        utf8_append(raw, cp);
         break;
       }
       default: raw += '\\'; raw += e;  // Python keeps unknown escapes as written

@@ -11,7 +11,7 @@
 #include "llm/bpe_decoder.h"
 #include "llm/bpe_merge.h"
 #include "llm/pretokenizer.h"
-#include "llm/utf8.h"
+#include "common/utf8.h"
 
 namespace userllm::llm {
 using nlohmann::json;

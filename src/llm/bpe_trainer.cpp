@@ -8,7 +8,7 @@
 #include "common/line_reader.h"
 #include "common/progress.h"
 #include "llm/pretokenizer.h"
-#include "llm/utf8.h"
+#include "common/utf8.h"
 
 namespace userllm::llm {
 using nlohmann::json;

@@ -9,7 +9,7 @@
 #include <array>
 
 #include "common/error.h"
-#include "llm/utf8.h"
+#include "common/utf8.h"
 
 namespace userllm::llm {
 using nlohmann::json;

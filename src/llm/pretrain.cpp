@@ -19,7 +19,7 @@
 #include "llm/bpe_trainer.h"
 #include "llm/checkpoint.h"
 #include "llm/tokenizer.h"
-#include "llm/utf8.h"
+#include "common/utf8.h"
 
 namespace userllm::llm {
 

@@ -1,10 +1,10 @@
-// Minimal UTF-8 helpers for the tokenizers.
+// Minimal UTF-8 helpers (tokenizers, readers).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace userllm::llm {
+namespace userllm {
 
 // Byte length of the UTF-8 sequence starting with `lead` (1 for a stray byte).
 inline size_t utf8_len(uint8_t lead) {
@@ -73,4 +73,4 @@ inline size_t utf8_invalid_at(std::string_view s) {
   return std::string_view::npos;
 }
 
-}  // namespace userllm::llm
+}  // namespace userllm
