@@ -16,10 +16,10 @@
 #include "common/progress.h"
 #include "common/run_dir.h"
 #include "common/schedule.h"
+#include "common/utf8.h"
 #include "llm/bpe_trainer.h"
 #include "llm/checkpoint.h"
 #include "llm/tokenizer.h"
-#include "common/utf8.h"
 
 namespace userllm::llm {
 
