@@ -49,6 +49,19 @@ std::vector<std::string> user_keys(const data::Dataset& ds) {
   return keys;
 }
 
+// A pretrained encoder and the dataset's events in its layout, checked to fit each other.
+struct EncoderOnData {
+  enc::UserEncoder model;
+  enc::Events events;
+};
+
+EncoderOnData load_encoder_on(const data::Dataset& ds, const std::string& run, const torch::Device& device) {
+  auto model = enc::load_encoder(run, device);
+  auto events = enc::events_from(ds, model->options().time_gap);
+  enc::check_compatible(events, model->options());
+  return {model, std::move(events)};
+}
+
 void run_pretrain(PretrainArgs a) {
   parse_device(a.device);
   auto ds = data::Dataset::open(a.data);
@@ -138,9 +151,7 @@ void add_eval(CLI::App& group) {
   c->callback([a] {
     auto device = parse_device(a->device);
     auto ds = data::Dataset::open(a->data);
-    auto model = enc::load_encoder(a->run, device);
-    auto ev = enc::events_from(ds, model->options().time_gap);
-    enc::check_compatible(ev, model->options());
+    auto [model, ev] = load_encoder_on(ds, a->run, device);
     enc::EvalOptions eo;
     eo.split = a->split == "test" ? enc::EvalSplit::kTest : enc::EvalSplit::kValidation;
     eo.negatives = a->negatives;
@@ -171,9 +182,7 @@ void add_embed(CLI::App& group) {
   c->callback([a] {
     auto device = parse_device(a->device);
     auto ds = data::Dataset::open(a->data);
-    auto model = enc::load_encoder(a->run, device);
-    auto ev = enc::events_from(ds, model->options().time_gap);
-    enc::check_compatible(ev, model->options());
+    auto [model, ev] = load_encoder_on(ds, a->run, device);
     auto e = enc::embed_users(model, ev, user_keys(ds), a->per_event, device);
     enc::write_embeddings(a->out, e);
     std::printf("%s\n", nlohmann::json({{"out", a->out}, {"users", e.num_users()}, {"rows", e.offsets.back()},
@@ -203,9 +212,7 @@ void add_probe(CLI::App& group) {
     if (truth->favorite_genre_now.size() != ds.num_users())
       fail(a->data + "/ground_truth.json: " + std::to_string(truth->favorite_genre_now.size()) + " users, the dataset has " +
            std::to_string(ds.num_users()));
-    auto model = enc::load_encoder(a->run, device);
-    auto ev = enc::events_from(ds, model->options().time_gap);
-    enc::check_compatible(ev, model->options());
+    auto [model, ev] = load_encoder_on(ds, a->run, device);
     auto e = enc::embed_users(model, ev, user_keys(ds), false, device);
     auto x = torch::from_blob(e.vectors.data(), {static_cast<int64_t>(e.num_users()), static_cast<int64_t>(e.dim)},
                               torch::kFloat);
