@@ -12,6 +12,7 @@
 #include "eval/beam_search.h"
 #include "eval/candidates.h"
 #include "eval/title_trie.h"
+#include "eval/reference_scoring.h"
 #include "llm/llm_test_util.h"
 #include "tasks/word_tokenizer.h"
 #include "test_util.h"
@@ -102,17 +103,6 @@ void expect_same(const std::vector<eval::ScoredItem>& a, const std::vector<eval:
   }
 }
 
-// Sum of log-probs of seq after prompt from one full forward pass, no cache.
-double full_forward_logprob(llm::LlamaForCausalLM& model, const std::vector<int64_t>& prompt,
-                            const std::vector<int64_t>& seq) {
-  torch::NoGradGuard ng;
-  std::vector<int64_t> full = prompt;
-  full.insert(full.end(), seq.begin(), seq.end());
-  auto lp = torch::log_softmax(model->forward(torch::tensor(full).unsqueeze(0)).to(torch::kFloat64), -1)[0];
-  double sum = 0;
-  for (size_t t = 0; t < seq.size(); ++t) sum += lp[int64_t(prompt.size() + t) - 1][seq[t]].item<double>();
-  return sum;
-}
 
 }  // namespace
 
@@ -195,7 +185,7 @@ TEST(LlamaPrefix, BatchedScoreMatchesFullForward) {
   auto batched = p.score(seqs);
   auto stepwise = p.PrefixModel::score(seqs);
   for (size_t i = 0; i < seqs.size(); ++i) {
-    double want = full_forward_logprob(model, prompt, seqs[i]);
+    double want = test::full_forward_logprob(model, prompt, seqs[i]);
     EXPECT_NEAR(batched[i], want, 1e-4) << i;
     EXPECT_NEAR(stepwise[i], want, 1e-4) << i;
   }
@@ -270,7 +260,7 @@ TEST(Candidates, HitAtOneAmongTwentyMatchesBruteForce) {
     titles.push_back(t);
   }
   std::vector<double> want;
-  for (const auto& t : titles) want.push_back(full_forward_logprob(model, {1, 6, 7}, t) / double(t.size()));
+  for (const auto& t : titles) want.push_back(test::full_forward_logprob(model, {1, 6, 7}, t) / double(t.size()));
   int hits = 0;
   for (size_t pos = 0; pos < items.size(); ++pos) {
     // The candidate list with `pos` as the positive, the others as negatives.

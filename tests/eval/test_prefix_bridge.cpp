@@ -6,21 +6,13 @@
 #include "bridge/soft_prompt.h"
 #include "eval/beam_search.h"
 #include "eval/prefix_model.h"
+#include "eval/reference_scoring.h"
 #include "llm/llm_test_util.h"
 
 using namespace userllm;
 
 namespace {
 
-double full_logprob(llm::LlamaForCausalLM& model, const std::vector<int64_t>& prompt, const std::vector<int64_t>& seq) {
-  torch::NoGradGuard ng;
-  std::vector<int64_t> full = prompt;
-  full.insert(full.end(), seq.begin(), seq.end());
-  auto lp = torch::log_softmax(model->forward(torch::tensor(full).unsqueeze(0)).to(torch::kFloat64), -1)[0];
-  double sum = 0;
-  for (size_t t = 0; t < seq.size(); ++t) sum += lp[int64_t(prompt.size() + t) - 1][seq[t]].item<double>();
-  return sum;
-}
 
 }  // namespace
 
@@ -29,7 +21,7 @@ TEST(LlamaPrefixBridge, CrossAttentionContextFollowsTheRows) {
   const std::vector<int64_t> prompt{1, 4, 9};
   const std::vector<std::vector<int64_t>> seqs{{3, 2}, {5, 6, 2}, {7, 2}, {8, 8, 8, 2}};
   std::vector<double> plain;
-  for (const auto& s : seqs) plain.push_back(full_logprob(model, prompt, s));
+  for (const auto& s : seqs) plain.push_back(test::full_forward_logprob(model, prompt, s));
 
   torch::manual_seed(11);
   bridge::CrossAttentionStack stack(bridge::GatedCrossAttentionOptions(16, 8, 2), std::vector<int64_t>{0, 1});
@@ -43,7 +35,7 @@ TEST(LlamaPrefixBridge, CrossAttentionContextFollowsTheRows) {
   eval::RowsHook hook = [&](int64_t rows) { stack->set_context(ctx.expand({rows, -1, -1})); };
   hook(1);
   std::vector<double> want;
-  for (const auto& s : seqs) want.push_back(full_logprob(model, prompt, s));
+  for (const auto& s : seqs) want.push_back(test::full_forward_logprob(model, prompt, s));
 
   auto p = eval::LlamaPrefix::from_ids(model, prompt, 6, hook);
   auto got = p.score(seqs);
