@@ -8,5 +8,9 @@ namespace userllm::cli {
 void add_data_commands(CLI::App& app);
 void add_encoder_commands(CLI::App& app);
 void add_lm_commands(CLI::App& app);
+void add_finetune_commands(CLI::App& app);  // finetune
+void add_evaluate_commands(CLI::App& app);  // evaluate
+void add_report_commands(CLI::App& app);    // report
+void add_demo_commands(CLI::App& app);      // demo
 
 }  // namespace userllm::cli

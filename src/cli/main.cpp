@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   userllm::cli::add_data_commands(app);
   userllm::cli::add_encoder_commands(app);
   userllm::cli::add_lm_commands(app);
+  userllm::cli::add_finetune_commands(app);
+  userllm::cli::add_evaluate_commands(app);
+  userllm::cli::add_report_commands(app);
+  userllm::cli::add_demo_commands(app);
   app.parse_complete_callback([&] {
     if (quiet) {
       userllm::Progress::set_enabled(false);
