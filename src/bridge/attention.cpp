@@ -18,19 +18,29 @@ CrossAttentionImpl::CrossAttentionImpl(const CrossAttentionOptions& o) : o_(o) {
 
 torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
                                           const torch::Tensor& context_mask) {
-  const int64_t B = x.size(0), T = x.size(1), S = context.size(1), H = o_.heads(), hd = o_.dim() / H;
-  auto q = q_(x).view({B, T, H, hd}).transpose(1, 2);        // [B, H, T, hd]
-  auto k = k_(context).view({B, S, H, hd}).transpose(1, 2);  // [B, H, S, hd]
-  auto v = v_(context).view({B, S, H, hd}).transpose(1, 2);
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd));  // [B, H, T, S]
+  return attend(x, key_value(context), context_mask);
+}
+
+CrossAttentionImpl::KeyValue CrossAttentionImpl::key_value(const torch::Tensor& context) {
+  const int64_t B = context.size(0), S = context.size(1), H = o_.heads(), hd = o_.dim() / H;
+  return {k_(context).view({B, S, H, hd}).transpose(1, 2), v_(context).view({B, S, H, hd}).transpose(1, 2)};
+}
+
+torch::Tensor CrossAttentionImpl::attend(const torch::Tensor& x, const KeyValue& kv,
+                                         const torch::Tensor& context_mask) {
+  const int64_t B = x.size(0), T = x.size(1), S = kv.k.size(2), H = o_.heads(), hd = o_.dim() / H;
+  if (kv.k.size(0) != B) fail("cross-attention: " + std::to_string(B) + " query rows but a context of " +
+                              std::to_string(kv.k.size(0)) + " rows");
+  auto q = q_(x).view({B, T, H, hd}).transpose(1, 2);  // [B, H, T, hd]
+  auto scores = torch::matmul(q, kv.k.transpose(-2, -1)) / std::sqrt(double(hd));  // [B, H, T, S]
   torch::Tensor any_real;
   if (context_mask.defined()) {
-    auto m = context_mask.to(torch::kBool).view({B, 1, 1, S});
+    auto m = context_mask.to(torch::kBool).reshape({B, 1, 1, S});
     // A finite fill keeps all-padding rows free of NaN; they are zeroed below.
     scores = scores.masked_fill(m.logical_not(), -1e9);
-    any_real = context_mask.to(torch::kBool).any(1).view({B, 1, 1}).to(x.dtype());
+    any_real = context_mask.to(torch::kBool).any(1).reshape({B, 1, 1}).to(x.dtype());
   }
-  auto y = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({B, T, o_.dim()});
+  auto y = torch::matmul(torch::softmax(scores, -1), kv.v).transpose(1, 2).reshape({B, T, o_.dim()});
   y = out_(y);
   return any_real.defined() ? y * any_real : y;
 }

@@ -21,6 +21,13 @@ class CrossAttentionImpl : public torch::nn::Module {
   // real) or undefined. A row whose context is all padding gets zeros.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
                         const torch::Tensor& context_mask = {});
+  // The same in two halves, so a fixed context's keys and values are computed
+  // once and reused by every query (each decoding step, every beam).
+  struct KeyValue {
+    torch::Tensor k, v;  // [B, heads, S, dim / heads]
+  };
+  KeyValue key_value(const torch::Tensor& context);
+  torch::Tensor attend(const torch::Tensor& x, const KeyValue& kv, const torch::Tensor& context_mask);
 
  private:
   CrossAttentionOptions o_;

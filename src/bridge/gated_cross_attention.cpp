@@ -15,7 +15,12 @@ GatedCrossAttentionBlockImpl::GatedCrossAttentionBlockImpl(const GatedCrossAtten
 
 torch::Tensor GatedCrossAttentionBlockImpl::forward(const torch::Tensor& h, const torch::Tensor& context,
                                                     const torch::Tensor& context_mask) {
-  auto x = h + torch::tanh(attn_gate) * attn_(norm_(h), context, context_mask);
+  return forward(h, key_value(context), context_mask);
+}
+
+torch::Tensor GatedCrossAttentionBlockImpl::forward(const torch::Tensor& h, const CrossAttentionImpl::KeyValue& kv,
+                                                    const torch::Tensor& context_mask) {
+  auto x = h + torch::tanh(attn_gate) * attn_->attend(norm_(h), kv, context_mask);
   return x + torch::tanh(ff_gate) * ff_(x);
 }
 
@@ -43,13 +48,29 @@ void CrossAttentionStackImpl::attach(llm::LlamaForCausalLMImpl& model) {
 void CrossAttentionStackImpl::set_context(torch::Tensor context, torch::Tensor context_mask) {
   context_ = std::move(context);
   context_mask_ = std::move(context_mask);
+  kv_.assign(blocks_->size(), {});
+  rows_ = 0;
+}
+
+void CrossAttentionStackImpl::expand_context(int64_t rows) {
+  if (!context_.defined()) fail("cross-attention: expand_context() before set_context()");
+  if (context_.size(0) != 1 && rows != context_.size(0))
+    fail("cross-attention: only a one-row context can be expanded, this one has " +
+         std::to_string(context_.size(0)) + " rows");
+  if (rows <= 0) fail("cross-attention: expand_context() needs at least one row");
+  rows_ = rows;
 }
 
 torch::Tensor CrossAttentionStackImpl::apply(int64_t layer, const torch::Tensor& hidden) {
   if (layer < 0 || size_t(layer) >= block_of_layer_.size() || block_of_layer_[layer] < 0) return hidden;
   if (!context_.defined()) fail("cross-attention: no user context was set before the forward pass");
-  auto* block = (*blocks_)[block_of_layer_[layer]]->as<GatedCrossAttentionBlock>();
-  return block->forward(hidden, context_, context_mask_);
+  const int64_t b = block_of_layer_[layer];
+  auto* block = (*blocks_)[b]->as<GatedCrossAttentionBlock>();
+  if (!kv_[b].k.defined()) kv_[b] = block->key_value(context_);
+  if (rows_ == 0 || rows_ == context_.size(0)) return block->forward(hidden, kv_[b], context_mask_);
+  CrossAttentionImpl::KeyValue kv{kv_[b].k.expand({rows_, -1, -1, -1}), kv_[b].v.expand({rows_, -1, -1, -1})};
+  torch::Tensor mask = context_mask_.defined() ? context_mask_.expand({rows_, -1}) : context_mask_;
+  return block->forward(hidden, kv, mask);
 }
 
 std::vector<int64_t> every_kth_layer(int64_t n_layers, int64_t k) {

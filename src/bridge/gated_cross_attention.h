@@ -30,6 +30,10 @@ class GatedCrossAttentionBlockImpl : public torch::nn::Module {
   explicit GatedCrossAttentionBlockImpl(const GatedCrossAttentionOptions& o);
   // h [B, T, dim]; context [B, S, context_dim]; context_mask [B, S] or undefined.
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& context, const torch::Tensor& context_mask);
+  // With the context's keys and values computed beforehand (key_value()).
+  torch::Tensor forward(const torch::Tensor& h, const CrossAttentionImpl::KeyValue& kv,
+                        const torch::Tensor& context_mask);
+  CrossAttentionImpl::KeyValue key_value(const torch::Tensor& context) { return attn_->key_value(context); }
   torch::Tensor attn_gate, ff_gate;
 
  private:
@@ -47,7 +51,12 @@ class CrossAttentionStackImpl : public torch::nn::Module {
   // Installs the blocks as the model's layer hook; the context is read at each
   // forward from set_context(). The model must outlive neither this stack nor its hook.
   void attach(llm::LlamaForCausalLMImpl& model);
+  // Each block projects the context to keys and values once, at its first
+  // use after set_context(); every later forward (decoding steps) reuses them.
   void set_context(torch::Tensor context, torch::Tensor context_mask = {});
+  // Serves a context of one row to `rows` query rows (beams, candidates)
+  // without recomputing its keys and values. Lasts until the next set_context().
+  void expand_context(int64_t rows);
   torch::Tensor apply(int64_t layer, const torch::Tensor& hidden);
   const std::vector<int64_t>& layers() const { return layers_; }
 
@@ -56,6 +65,8 @@ class CrossAttentionStackImpl : public torch::nn::Module {
   std::vector<int64_t> block_of_layer_;  // -1 where no block follows
   torch::nn::ModuleList blocks_{nullptr};
   torch::Tensor context_, context_mask_;
+  std::vector<CrossAttentionImpl::KeyValue> kv_;  // per block; undefined until first used
+  int64_t rows_ = 0;                              // rows served (expand_context), 0 = the context's own
 };
 TORCH_MODULE(CrossAttentionStack);
 
