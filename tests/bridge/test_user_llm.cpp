@@ -262,3 +262,24 @@ TEST(UserLlm, RejectsImpossibleOptions) {
                                llm::LlamaForCausalLM(tiny_llm_config())),
                Error);
 }
+
+// Decoding reuses one user's context for many rows: expanding the cached keys
+// and values must equal setting the repeated context.
+TEST(UserLlm, ExpandedContextEqualsRepeatedContext) {
+  auto model = make_model(IntegrationKind::kCrossAttention, Strategy::kFull, 3);
+  model->eval();
+  for (auto& p : model->cross->named_parameters())
+    if (p.key().find("gate") != std::string::npos) p.value().data().fill_(0.7);
+  torch::NoGradGuard ng;
+  TinyBatch b = tiny_batch();
+  auto [context, mask] = model->user_context(b.history.narrow(0, 0, 1), b.valid.narrow(0, 0, 1));
+  auto ids = torch::randint(1, kVocab, {3, 4}, torch::kLong);
+  model->set_cross_context(context.expand({3, -1, -1}), mask.expand({3, -1}));
+  auto repeated = model->llm->forward(ids);
+  model->set_cross_context(context, mask);
+  model->cross->expand_context(3);
+  auto expanded = model->llm->forward(ids);
+  EXPECT_TRUE(torch::allclose(repeated, expanded, 1e-5, 1e-6));
+  model->set_cross_context(context.expand({2, -1, -1}), mask.expand({2, -1}));
+  EXPECT_THROW(model->cross->expand_context(3), Error);
+}
