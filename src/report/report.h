@@ -24,6 +24,7 @@ struct ReportOptions {
   std::vector<std::filesystem::path> runs;  // fine-tuning, encoder or LM runs, in any mix
   std::filesystem::path out;                // DIR: index.html and the figures
   std::filesystem::path bench;              // optional bench/contextualization_cost --json output
+  std::filesystem::path data;               // dataset of encoder runs given directly (fine-tuned runs name theirs)
   std::string split = "test";               // which RUN/eval-<split>.json to tabulate
   std::string gnuplot = "gnuplot";          // the program that draws the figures
   int64_t embedding_users = 2000;           // users in the projection (a seeded sample when more)

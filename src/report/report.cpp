@@ -1,0 +1,334 @@
+#include "report/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/run_dir.h"
+#include "report/figures.h"
+#include "report/html.h"
+#include "report/projection.h"
+#include "report/runs.h"
+#include "tasks/task.h"
+
+namespace fs = std::filesystem;
+
+namespace userllm::report {
+namespace {
+
+// The metric each task's quality figure shows (the paper's headline one).
+std::string primary_metric(const std::string& task, const nlohmann::json& metrics) {
+  const char* wanted = task == "next-item" ? "recall@10" : task == "favorite-genre" ? "accuracy" : "rouge_l_f1";
+  if (metrics.contains(wanted)) return wanted;
+  return metrics.begin().key();
+}
+
+std::string task_of(const Run& r) { return tasks::task_name(r.finetune->task); }
+
+// "cross-attention", "soft-prompt + Perceiver K=16", "text".
+std::string integration_label(const train::FinetuneOptions& o) {
+  std::string s = bridge::integration_name(o.model.integration);
+  if (o.model.perceiver > 0) s += " + Perceiver K=" + std::to_string(o.model.perceiver);
+  return s;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+std::string code(const std::string& s) { return "<code>" + html_escape(s) + "</code>"; }
+
+// The runs a figure was made from, with the commands that made them.
+std::string runs_caption(const std::vector<const Run*>& runs) {
+  std::string out = "<ul>";
+  for (const Run* r : runs)
+    out += "<li>" + html_escape(r->name) + ": " + (r->command.empty() ? "command not recorded" : code(r->command)) + "</li>";
+  return out + "</ul>";
+}
+
+struct Page {
+  std::string body;
+  std::vector<fs::path> figures;  // file names inside DIR
+  int64_t tables = 0;
+  int figure_number = 0;
+
+  void table(const std::string& title, const Table& t) {
+    body += "<h3>" + title + "</h3>\n" + t.html();
+    ++tables;
+  }
+  void figure(const fs::path& png, const std::string& caption) {
+    auto [w, h] = png_size(png);
+    const std::string name = png.stem().string();
+    body += "<figure id=\"fig-" + html_escape(name) + "\"><img src=\"" + html_escape(png.filename().string()) +
+            "\" width=\"" + std::to_string(w) + "\" height=\"" + std::to_string(h) + "\" alt=\"" + html_escape(name) +
+            "\">\n<figcaption><b>Figure " + std::to_string(++figure_number) + ".</b> " + caption +
+            " Data: " + code(name + ".dat") + ", re-drawn by " + code("gnuplot " + name + ".gp") + ".</figcaption></figure>\n";
+    figures.push_back(png.filename());
+  }
+  void note(const std::string& text) { body += "<p class=\"missing\">" + text + "</p>\n"; }
+};
+
+std::string last_value(const std::vector<CurvePoint>& c, int decimals) {
+  return c.empty() ? "&ndash;" : fixed(c.back().value, decimals);
+}
+
+Table runs_table(const std::vector<Run>& runs) {
+  Table t("runs", {"run", "kind", "steps", "final training loss", "final validation", "command", "missing"},
+          {false, false, true, true, true, false, false});
+  for (const auto& r : runs) {
+    int64_t steps = 0;
+    for (const auto& p : r.train_loss) steps = std::max(steps, p.step);
+    for (const auto& p : r.validation) steps = std::max(steps, p.step);
+    std::string missing;
+    for (const auto& m : r.missing) missing += (missing.empty() ? "" : "<br>") + html_escape(m);
+    t.add_row({html_escape(r.name), kind_name(r.kind), steps ? std::to_string(steps) : "&ndash;",
+               last_value(r.train_loss, 4),
+               r.validation.empty() ? "&ndash;" : html_escape(r.validation_key) + " " + last_value(r.validation, 4),
+               r.command.empty() ? "&ndash;" : code(r.command), missing});
+  }
+  return t;
+}
+
+// One row per evaluated run of a task: what it is, every metric, and its cost.
+Table comparison_table(const std::string& task, const std::vector<const Run*>& runs) {
+  std::vector<std::string> metrics;
+  for (const Run* r : runs)
+    for (const auto& [key, value] : (*r->eval)["metrics"].items())
+      if (std::find(metrics.begin(), metrics.end(), key) == metrics.end()) metrics.push_back(key);
+  std::vector<std::string> header = {"run", "integration", "Perceiver K", "strategy", "history L"};
+  for (const auto& m : metrics) header.push_back(html_escape(m) + " &plusmn; s.e.");
+  for (const char* h : {"FLOPs / request", "LLM FLOPs / request", "latency (ms)", "LLM input tokens", "examples"})
+    header.push_back(h);
+  std::vector<bool> numeric(header.size(), true);
+  numeric[0] = numeric[1] = numeric[3] = false;
+  Table t("comparison-" + file_stem(task), header, numeric);
+  for (const Run* r : runs) {
+    const auto& o = *r->finetune;
+    const auto& ev = *r->eval;
+    std::vector<std::string> row = {html_escape(r->name), bridge::integration_name(o.model.integration),
+                                    o.model.perceiver > 0 ? std::to_string(o.model.perceiver) : "&ndash;",
+                                    bridge::strategy_name(o.model.strategy), std::to_string(o.history)};
+    const nlohmann::json se = ev.contains("metrics_std_error") ? ev["metrics_std_error"] : nlohmann::json::object();
+    for (const auto& m : metrics) {
+      double v = number_or_nan(ev["metrics"], m), e = number_or_nan(se, m);
+      row.push_back(fixed(v, 4) + (std::isfinite(e) ? " &plusmn; " + fixed(e, 4) : ""));
+    }
+    const nlohmann::json cost = ev.contains("cost") ? ev["cost"] : nlohmann::json::object();
+    row.push_back(si(number_or_nan(cost, "flops_per_request")));
+    row.push_back(si(number_or_nan(cost, "llm_flops_per_request")));
+    row.push_back(fixed(number_or_nan(cost, "latency_ms"), 1));
+    row.push_back(fixed(number_or_nan(cost, "llm_input_tokens"), 1));
+    double examples = number_or_nan(ev, "examples");
+    row.push_back(std::isfinite(examples) ? std::to_string(static_cast<int64_t>(examples)) : "&ndash;");
+    t.add_row(std::move(row));
+  }
+  return t;
+}
+
+// Adds (x, y, err) to the series called `label`, creating it in first-seen order.
+void add_point(std::vector<Series>& series, const std::string& label, double x, double y, double err) {
+  if (!std::isfinite(x) || !std::isfinite(y)) return;
+  auto it = std::find_if(series.begin(), series.end(), [&](const Series& s) { return s.label == label; });
+  if (it == series.end()) it = series.insert(series.end(), Series{label, {}});
+  it->points.push_back({x, y, std::isfinite(err) ? err : 0.0});
+}
+
+// Cost points from bench/contextualization_cost --json: an array of rows
+// {"integration", "perceiver" (K, 0 = none), "history", "flops"} (also
+// accepted: "flops_per_request", as eval-<split>.json names it).
+std::vector<Series> bench_cost(const fs::path& path) {
+  auto j = nlohmann::json::parse(read_file(path), nullptr, false);
+  if (j.is_discarded()) fail(path.string() + ": not valid JSON");
+  if (!j.is_array()) fail(path.string() + ": expected a JSON array of rows (bench/contextualization_cost --json)");
+  std::vector<Series> series;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const auto& row = j[i];
+    double flops = number_or_nan(row, "flops");
+    if (!std::isfinite(flops)) flops = number_or_nan(row, "flops_per_request");
+    if (!row.is_object() || !row.contains("integration") || !row["integration"].is_string() ||
+        !std::isfinite(number_or_nan(row, "history")) || !std::isfinite(flops))
+      fail(path.string() + ": row " + std::to_string(i) +
+           ": expected {\"integration\": string, \"history\": number, \"flops\": number}");
+    std::string label = row["integration"].get<std::string>();
+    double k = number_or_nan(row, "perceiver");
+    if (std::isfinite(k) && k > 0) label += " + Perceiver K=" + std::to_string(static_cast<int64_t>(k));
+    add_point(series, label, number_or_nan(row, "history"), flops, 0);
+  }
+  return series;
+}
+
+// An encoder run to project and the dataset its users come from.
+struct EncoderSource {
+  fs::path encoder, data;
+  std::vector<std::string> used_by;  // the fine-tuned runs that read it
+};
+
+std::vector<EncoderSource> encoder_sources(const std::vector<Run>& runs, const fs::path& data) {
+  std::vector<EncoderSource> out;
+  auto add = [&](const fs::path& enc, const fs::path& d, const std::string& user) {
+    const fs::path e = fs::weakly_canonical(enc), dd = fs::weakly_canonical(d);
+    auto it = std::find_if(out.begin(), out.end(), [&](const EncoderSource& s) { return s.encoder == e && s.data == dd; });
+    if (it == out.end()) it = out.insert(out.end(), EncoderSource{e, dd, {}});
+    if (!user.empty()) it->used_by.push_back(user);
+  };
+  for (const auto& r : runs)
+    if (r.finetune && !r.finetune->encoder.empty() && !r.finetune->data.empty())
+      add(r.finetune->encoder, r.finetune->data, r.name);
+  for (const auto& r : runs)
+    if (r.kind == RunKind::kEncoder && !data.empty()) add(r.dir, data, "");
+  return out;
+}
+
+}  // namespace
+
+ReportResult write_report(const ReportOptions& opts) {
+  if (opts.runs.empty()) fail("report: no runs given");
+  if (opts.out.empty()) fail("report: no output directory given");
+  if (fs::exists(opts.out) && (!fs::is_directory(opts.out) ||
+                               (!fs::is_empty(opts.out) && !fs::exists(opts.out / "index.html"))))
+    fail(opts.out.string() + ": exists and is not a report directory (no index.html); choose another --out");
+
+  std::vector<Run> runs;
+  std::set<std::string> names;
+  for (const auto& dir : opts.runs) {
+    runs.push_back(read_run(dir, opts.split));
+    std::string base = runs.back().name;
+    for (int i = 2; !names.insert(runs.back().name).second; ++i) runs.back().name = base + "-" + std::to_string(i);
+  }
+
+  AtomicDir out(opts.out);
+  Gnuplot gp(opts.gnuplot, out.path());
+  const auto sources = encoder_sources(runs, opts.data);
+  Progress bar("report", runs.size() + sources.size() + 2, "figures");
+  Page page;
+  std::vector<std::string> missing;
+  for (const auto& r : runs)
+    for (const auto& m : r.missing) missing.push_back(r.name + ": " + m);
+
+  // Fine-tuned, evaluated runs grouped by task (their metrics differ).
+  std::map<std::string, std::vector<const Run*>> by_task;
+  for (const auto& r : runs)
+    if (r.eval) by_task[task_of(r)].push_back(&r);
+  for (auto& [task, group] : by_task)
+    std::sort(group.begin(), group.end(), [](const Run* a, const Run* b) {
+      auto key = [](const Run* r) {
+        return std::make_tuple(integration_label(*r->finetune), r->finetune->history, r->name);
+      };
+      return key(a) < key(b);
+    });
+
+  page.body += "<h2>Comparison (" + html_escape(opts.split) + " split)</h2>\n";
+  if (by_task.empty()) page.note("No fine-tuned run has an eval-" + html_escape(opts.split) + ".json: no comparison table.");
+  for (const auto& [task, group] : by_task) {
+    page.table("Task " + html_escape(task), comparison_table(task, group));
+    const std::string metric = primary_metric(task, (*group.front()->eval)["metrics"]);
+    std::vector<Series> quality;
+    for (const Run* r : group) {
+      const auto& ev = *r->eval;
+      add_point(quality, integration_label(*r->finetune), r->finetune->history, number_or_nan(ev["metrics"], metric),
+                ev.contains("metrics_std_error") ? number_or_nan(ev["metrics_std_error"], metric) : NAN);
+    }
+    if (quality.empty()) continue;
+    auto png = draw_quality(gp, out.path(), "quality-" + file_stem(task), metric, quality);
+    page.figure(png, "Task " + html_escape(task) + ": " + html_escape(metric) + " on the " + html_escape(opts.split) +
+                         " split against the history length L, one line per integration; error bars are one "
+                         "standard error. From each run's eval-" + html_escape(opts.split) + ".json:" + runs_caption(group));
+  }
+  bar.add();
+
+  page.body += "<h2>Cost against history length</h2>\n";
+  std::vector<Series> cost;
+  std::string cost_caption;
+  if (!opts.bench.empty()) {
+    cost = bench_cost(opts.bench);
+    cost_caption = "From " + code(opts.bench.string()) + " (bench/contextualization_cost).";
+  } else {
+    std::vector<const Run*> used;
+    for (const auto& [task, group] : by_task)
+      for (const Run* r : group) {
+        const auto cost_json = r->eval->contains("cost") ? (*r->eval)["cost"] : nlohmann::json::object();
+        double L = number_or_nan(cost_json, "history_events");
+        if (!std::isfinite(L)) L = r->finetune->history;
+        const double flops = number_or_nan(cost_json, "flops_per_request");
+        if (!std::isfinite(flops)) continue;
+        add_point(cost, integration_label(*r->finetune) + " (" + task + ")", L, flops, 0);
+        used.push_back(r);
+      }
+    cost_caption = "Analytic FLOPs of one request (eval/flops.h) from each run's eval-" + html_escape(opts.split) +
+                   ".json:" + runs_caption(used);
+  }
+  if (cost.empty()) {
+    page.note("No cost figure: no evaluated run records its FLOPs and no --bench file was given.");
+    missing.push_back("cost against history length (no evaluated runs with a cost, no --bench)");
+  } else {
+    page.figure(draw_cost(gp, out.path(), "cost", cost),
+                "FLOPs per request (log scale) against the history length L, one line per integration. " + cost_caption);
+  }
+  bar.add();
+
+  page.body += "<h2>Training and validation curves</h2>\n";
+  for (const auto& r : runs) {
+    if (!r.train_loss.empty() || !r.validation.empty()) {
+      const std::string what = r.validation_key == "loss" || r.validation.empty()
+                                   ? "Training and validation loss"
+                                   : "Training loss and validation " + html_escape(r.validation_key) + " (right axis)";
+      page.figure(draw_curves(gp, out.path(), "curves-" + file_stem(r.name), r),
+                  what + " of " + html_escape(r.name) + " (" + kind_name(r.kind) + ", metrics.jsonl)." + runs_caption({&r}));
+    }
+    bar.add();
+  }
+
+  page.body += "<h2>User embeddings</h2>\n";
+  if (sources.empty()) {
+    page.note("No projection: no fine-tuned run names an encoder, and no encoder run was given with --data.");
+    missing.push_back("user-embedding projection (no encoder run with a dataset)");
+  }
+  for (const auto& s : sources) {
+    const std::string label = s.encoder.filename().string();
+    try {
+      auto p = project_users(s.encoder, s.data, opts.embedding_users);
+      const std::string cmd = recorded_command(s.encoder);
+      page.figure(draw_projection(gp, out.path(), "embeddings-" + file_stem(label), p),
+                  "User vectors of encoder run " + code(s.encoder.string()) + " over each user's train events in " +
+                      code(s.data.string()) + ", " + std::to_string(p.x.size()) +
+                      " users, projected on the first two principal components; colour: the favourite genre of the "
+                      "same events." +
+                      (cmd.empty() ? std::string() : " Encoder: " + code(cmd) + ".") +
+                      (s.used_by.empty() ? std::string() : " Used by: " + html_escape(join(s.used_by)) + "."));
+    } catch (const Error& e) {
+      page.note("No projection for encoder run " + html_escape(s.encoder.string()) + ": " + html_escape(e.what()));
+      missing.push_back("projection of " + s.encoder.string() + ": " + e.what());
+    }
+    bar.add();
+  }
+  bar.finish();
+
+  std::string head = "<h1>userllm report</h1>\n<p>" + std::to_string(runs.size()) + " runs, " + html_escape(opts.split) +
+                     " split. Written " + utc_now_iso8601() + " by userllm " + html_escape(version_string()) +
+                     (command_line().empty() ? std::string() : ": " + code(command_line())) + "</p>\n";
+  if (!missing.empty()) {
+    head += "<h2>Missing</h2>\n<ul class=\"missing\">\n";
+    for (const auto& m : missing) head += "<li>" + html_escape(m) + "</li>\n";
+    head += "</ul>\n";
+  }
+  head += "<h2>Runs</h2>\n";
+  Page top;
+  top.table("Every run", runs_table(runs));
+  write_file_atomic(out / "index.html", page_html("userllm report", head + top.body + page.body));
+  out.commit();
+
+  ReportResult result;
+  result.index = opts.out / "index.html";
+  for (const auto& f : page.figures) result.figures.push_back(opts.out / f);
+  result.tables = top.tables + page.tables;
+  return result;
+}
+
+}  // namespace userllm::report
