@@ -1,0 +1,33 @@
+// What a benchmark's numbers depend on: the BLAS actually mapped into the
+// process (libtorch silently falls back to reference BLAS without OpenBLAS)
+// and the thread counts.
+#pragma once
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace userllm::bench {
+
+inline void print_blas() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line, seen;
+  while (std::getline(maps, line)) {
+    auto slash = line.rfind('/');
+    if (slash == std::string::npos) continue;
+    auto lib = line.substr(slash + 1);
+    if ((lib.find("blas") != std::string::npos || lib.find("mkl") != std::string::npos) && seen.find(lib) == std::string::npos)
+      seen += lib + " ";
+  }
+  std::printf("BLAS libraries mapped: %s\n", seen.empty() ? "(none found)" : seen.c_str());
+  std::printf("threads: intra-op %d, inter-op %d\n", at::get_num_threads(), at::get_num_interop_threads());
+  auto cfg = at::show_config();
+  for (const char* key : {"BLAS_INFO", "LAPACK_INFO", "USE_MKL", "USE_OPENMP"}) {
+    auto p = cfg.find(key);
+    if (p != std::string::npos) std::printf("  %s\n", cfg.substr(p, cfg.find_first_of(",\n", p) - p).c_str());
+  }
+}
+
+}  // namespace userllm::bench
