@@ -1,0 +1,286 @@
+#include "train/finetune.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/metrics.h"
+#include "common/progress.h"
+#include "common/run_dir.h"
+#include "common/schedule.h"
+#include "encoder/batch.h"
+#include "encoder/checkpoint.h"
+#include "llm/checkpoint.h"
+#include "train/finetune_internal.h"
+
+namespace userllm::train {
+
+namespace fs = std::filesystem;
+
+fs::path tokenizer_path(const FinetuneOptions& o) {
+  if (!o.tokenizer.empty()) return o.tokenizer;
+  if (fs::is_directory(o.llm)) return o.llm;
+  fs::path beside = fs::path(o.llm).parent_path() / "tokenizer.bin";
+  if (!fs::exists(beside)) fail("--llm " + o.llm + " is a llama2.c file with no tokenizer.bin beside it: pass --tokenizer");
+  return beside;
+}
+
+tasks::PromptOptions prompt_options(const FinetuneOptions& o, bridge::UserLlm& model) {
+  const int64_t max_pos = model->llm->config().max_position_embeddings;
+  tasks::PromptOptions p;
+  p.text_history = o.model.integration == bridge::IntegrationKind::kText;
+  p.context = o.context > 0 ? o.context : max_pos;
+  if (p.context > max_pos)
+    fail("finetune: --context " + std::to_string(p.context) + " is more than the LLM's " + std::to_string(max_pos) +
+         " positions");
+  if (o.model.integration == bridge::IntegrationKind::kSoftPrompt) p.user_vectors = model->context_length(o.history);
+  p.answer_reserve = o.answer_reserve > 0 ? o.answer_reserve : o.task == tasks::TaskKind::kReview ? 128 : 32;
+  return p;
+}
+
+void set_train_mode(bridge::UserLlm& model) {
+  model->train();
+  const auto s = model->options().strategy;
+  if (model->encoder && s == bridge::Strategy::kProj) model->encoder->eval();
+  if (s == bridge::Strategy::kEnc || s == bridge::Strategy::kProj) model->llm->eval();
+}
+
+bridge::UserLlm build_model(const FinetuneOptions& o, const data::Dataset& ds, const torch::Device& device) {
+  llm::LoadOptions lo;
+  lo.device = device;
+  llm::LlamaForCausalLM lm = llm::load_model(o.llm, lo);
+  encoder::UserEncoder enc{nullptr};
+  if (o.model.integration != bridge::IntegrationKind::kText) {
+    enc = encoder::load_encoder(o.encoder, device);
+    try {
+      encoder::check_compatible(encoder::events_from(ds, enc->options().time_gap), enc->options());
+    } catch (const Error& e) {
+      fail("--encoder " + o.encoder + " does not fit --data " + o.data + ": " + e.what());
+    }
+  }
+  torch::manual_seed(o.seed);  // the bridge's initialisation (and LoRA's) follows the seed
+  bridge::UserLlm model(o.model, enc, lm);
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+namespace {
+
+// The examples of a step: epoch e visits a permutation drawn from (seed, e).
+std::vector<int64_t> batch_at(int64_t n, int64_t step, int64_t batch_size, uint64_t seed) {
+  const int64_t per_epoch = (n + batch_size - 1) / batch_size;
+  const int64_t epoch = step / per_epoch, first = (step % per_epoch) * batch_size;
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(epoch));
+  std::shuffle(order.begin(), order.end(), rng);
+  return std::vector<int64_t>(order.begin() + first, order.begin() + std::min(n, first + batch_size));
+}
+
+std::vector<tasks::EncodedExample> encode_all(const data::Dataset& ds, const llm::Tokenizer& tok,
+                                              const std::vector<tasks::Example>& examples,
+                                              const tasks::PromptOptions& p, const char* what) {
+  std::vector<tasks::EncodedExample> out;
+  out.reserve(examples.size());
+  Progress bar(std::string("encoding ") + what + " prompts", examples.size(), "examples");
+  for (const auto& ex : examples) {
+    out.push_back(tasks::encode_example(ds, tok, ex, p));
+    bar.add();
+  }
+  return out;
+}
+
+// A seeded subset of at most n examples (all when n is 0), in a fixed order.
+std::vector<tasks::Example> subset(std::vector<tasks::Example> v, int64_t n, uint64_t seed) {
+  if (n <= 0 || static_cast<int64_t>(v.size()) <= n) return v;
+  std::mt19937_64 rng(seed ^ 0x5bd1e995ULL);
+  std::shuffle(v.begin(), v.end(), rng);
+  v.resize(static_cast<size_t>(n));
+  return v;
+}
+
+tasks::Batch gather(const std::vector<tasks::EncodedExample>& all, const std::vector<int64_t>& picked,
+                    const encoder::Events* ev, const torch::Device& device) {
+  std::vector<tasks::EncodedExample> rows;
+  rows.reserve(picked.size());
+  for (int64_t i : picked) rows.push_back(all[static_cast<size_t>(i)]);
+  return tasks::collate(rows, ev, device);
+}
+
+// Mean loss per answer token over the validation examples.
+double validation_loss(bridge::UserLlm& model, const std::vector<tasks::EncodedExample>& val,
+                       const encoder::Events* ev, int64_t batch_size, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  double total = 0, tokens = 0;
+  for (int64_t i = 0; i < static_cast<int64_t>(val.size()); i += batch_size) {
+    std::vector<int64_t> idx(static_cast<size_t>(std::min<int64_t>(batch_size, val.size() - i)));
+    std::iota(idx.begin(), idx.end(), i);
+    auto b = gather(val, idx, ev, device);
+    // Tokens predicted: the mask from position 1 on (the loss's own convention).
+    const double n = b.loss_mask.narrow(1, 1, b.loss_mask.size(1) - 1).sum().item<double>();
+    total += model->loss(b.history, b.valid, b.ids, b.key_mask, b.loss_mask).item<double>() * n;
+    tokens += n;
+  }
+  set_train_mode(model);
+  return tokens > 0 ? total / tokens : 0.0;
+}
+
+int64_t numel(const NamedTensors& ts) {
+  int64_t n = 0;
+  for (const auto& [name, t] : ts) n += t.numel();
+  return n;
+}
+
+// Absolute source paths, so that load_run works from any directory.
+void make_absolute(FinetuneOptions& o) {
+  for (std::string* p : {&o.data, &o.encoder, &o.llm, &o.tokenizer})
+    if (!p->empty()) *p = fs::absolute(*p).lexically_normal().string();
+}
+
+nlohmann::json user_llm_json(const FinetuneOptions& o, const tasks::PromptOptions& p) {
+  return {{"format", "userllm-user-llm-1"},
+          {"options", to_json(o)},
+          {"prompt",
+           {{"text_history", p.text_history}, {"context", p.context}, {"user_vectors", p.user_vectors},
+            {"answer_reserve", p.answer_reserve}}}};
+}
+
+}  // namespace
+
+FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
+  const fs::path rec = run / "run", ckpt = rec / "checkpoint.pt";
+  if (resume) {
+    const std::string device = o.device;
+    const int threads = o.threads;
+    const int64_t stop_after = o.stop_after;
+    o = finetune_options_from_json(read_run_config(rec).at("options"));
+    o.device = device;  // the only options a resumed run may change
+    o.threads = threads;
+    o.stop_after = stop_after;
+  }
+  check_options(o);
+  make_absolute(o);
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  const torch::Device device(o.device);
+  if (!resume && (fs::exists(ckpt) || fs::exists(run / "model.safetensors")))
+    fail(run.string() + ": already holds a run (use --resume to continue it, or another --out)");
+
+  const auto ds = data::Dataset::open(o.data);
+  const auto tok = llm::load_tokenizer(tokenizer_path(o));
+  bridge::UserLlm model = build_model(o, ds, device);
+  if (tok->vocab_size() > model->llm->config().vocab_size)
+    fail("the tokenizer has " + std::to_string(tok->vocab_size()) + " tokens, more than the LLM's " +
+         std::to_string(model->llm->config().vocab_size));
+  std::unique_ptr<encoder::Events> ev;
+  if (model->encoder) ev = std::make_unique<encoder::Events>(encoder::events_from(ds, model->encoder->options().time_gap));
+  const tasks::PromptOptions prompt = prompt_options(o, model);
+
+  tasks::TaskOptions to;
+  to.kind = o.task;
+  to.history = o.history;
+  to.max_train_per_user = o.max_train_per_user;
+  const auto train = encode_all(ds, *tok, tasks::build_examples(ds, to, data::Split::kTrain), prompt, "train");
+  const auto val = encode_all(
+      ds, *tok, subset(tasks::build_examples(ds, to, data::Split::kValidation), o.eval_examples, o.seed), prompt,
+      "validation");
+  if (train.empty())
+    fail(o.data + ": no " + std::string(tasks::task_name(o.task)) + " training examples (too few events per user?)");
+
+  const NamedTensors trained = model->trained_parameters();
+  if (trained.empty()) fail("finetune: the strategy leaves nothing to train");
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, t] : trained) params.push_back(t);
+  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  const int64_t warmup = o.warmup >= 0 ? o.warmup : std::min<int64_t>(o.steps / 10, 100);
+  const int64_t ckpt_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every > 0 ? o.eval_every : o.steps;
+
+  int64_t step = 0;
+  torch::manual_seed(o.seed + 1);  // dropout's stream; the checkpoint carries it on
+  if (resume) {
+    step = load_checkpoint(ckpt, trained, opt);
+    if (step > o.steps) fail(ckpt.string() + ": step " + std::to_string(step) + " is past the run's " + std::to_string(o.steps));
+    truncate_jsonl(run / "metrics.jsonl", step);
+  } else {
+    fs::create_directories(rec);
+    write_run_config(rec, to_json(o));
+    write_file_atomic(run / "user_llm.json", user_llm_json(o, prompt).dump(2) + "\n");
+    fs::remove(run / "metrics.jsonl");
+  }
+  MetricsLog metrics(run / "metrics.jsonl");
+
+  FinetuneResult result;
+  result.trained_parameters = numel(trained);
+  for (const auto& p : model->parameters()) result.total_parameters += p.numel();
+  const auto t_start = std::chrono::steady_clock::now();
+  Progress bar(std::string("finetune ") + bridge::integration_name(o.model.integration), o.steps, "steps");
+  bar.set(step);
+  auto validate = [&](int64_t at) {
+    if (val.empty()) return;
+    result.val_loss = validation_loss(model, val, ev.get(), o.batch_size, device);
+    metrics.write({{"step", at}, {"split", "validation"}, {"loss", result.val_loss}});
+  };
+  set_train_mode(model);
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t examples_since = 0;
+  while (step < o.steps) {
+    const double lr = warmup_cosine_lr(o.lr, o.min_lr_ratio, warmup, step, o.steps);
+    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    const auto picked = batch_at(static_cast<int64_t>(train.size()), step, o.batch_size, o.seed);
+    auto b = gather(train, picked, ev.get(), device);
+    auto loss = model->loss(b.history, b.valid, b.ids, b.key_mask, b.loss_mask);
+    opt.zero_grad();
+    loss.backward();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, o.clip);
+    opt.step();
+    ++step;
+    examples_since += static_cast<int64_t>(picked.size());
+    result.last_loss = loss.item<double>();
+    if (!std::isfinite(result.last_loss))
+      fail("finetune: the loss became " + std::to_string(result.last_loss) + " at step " + std::to_string(step) +
+           " (try a lower --lr)");
+    if (step % o.log_every == 0 || step == o.steps) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      metrics.write({{"step", step}, {"loss", result.last_loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                     {"examples_per_s", secs > 0 ? examples_since / secs : 0.0}});
+      t0 = std::chrono::steady_clock::now();
+      examples_since = 0;
+    }
+    bar.set(step);
+    bar.set_note("loss " + std::to_string(result.last_loss).substr(0, 6));
+    if (o.stop_after > 0 && step >= o.stop_after && step < o.steps) {
+      result.step = step;
+      return result;  // as if killed: nothing past the last checkpoint
+    }
+    if (o.eval_every > 0 && step % o.eval_every == 0 && step < o.steps) validate(step);
+    if (step % ckpt_every == 0 || step == o.steps) save_checkpoint(ckpt, trained, opt, step);
+  }
+  bar.finish();
+  result.step = step;
+  validate(step);
+  llm::TensorMap out;
+  for (const auto& [name, t] : trained) out[name] = t.detach();
+  llm::write_safetensors(run / "model.safetensors", out);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  write_file_atomic(run / "summary.json",
+                    nlohmann::json{{"steps", step},
+                                   {"train_loss", result.last_loss},
+                                   {"val_loss", result.val_loss},
+                                   {"train_examples", train.size()},
+                                   {"val_examples", val.size()},
+                                   {"trained_parameters", result.trained_parameters},
+                                   {"total_parameters", result.total_parameters},
+                                   {"integration", bridge::integration_name(o.model.integration)},
+                                   {"strategy", bridge::strategy_name(o.model.strategy)},
+                                   {"task", tasks::task_name(o.task)},
+                                   {"seconds", secs}}
+                            .dump(2) + "\n");
+  return result;
+}
+
+}  // namespace userllm::train
