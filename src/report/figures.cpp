@@ -29,13 +29,16 @@ void write_series(const fs::path& dir, const std::string& name, std::vector<Seri
   write_file_atomic(dir / (name + ".dat"), out);
 }
 
-std::string plot_series(const std::string& name, const std::vector<Series>& series, bool errors) {
+// dodge: each line's x is scaled by a few percent (on a log x axis) so that
+// runs at the same history length stay apart.
+std::string plot_series(const std::string& name, const std::vector<Series>& series, bool errors, bool dodge) {
   std::string cmd = "plot ";
   for (size_t i = 0; i < series.size(); ++i) {
     if (i) cmd += ", \\\n     ";
-    cmd += gp_quote(name + ".dat") + " index " + std::to_string(i) +
-           (errors ? " using 1:2:3 with yerrorlines" : " using 1:2 with linespoints") + " lw 2 pt 7 title " +
-           gp_quote(series[i].label);
+    const double shift = dodge ? 1.0 + 0.015 * (static_cast<double>(i) - (series.size() - 1) / 2.0) : 1.0;
+    const std::string x = shift == 1.0 ? "1" : "($1*" + num(shift) + ")";
+    cmd += gp_quote(name + ".dat") + " index " + std::to_string(i) + " using " + x +
+           (errors ? ":2:3 with yerrorlines" : ":2 with linespoints") + " lw 2 pt 7 title " + gp_quote(series[i].label);
   }
   return cmd + "\n";
 }
@@ -59,19 +62,19 @@ fs::path draw_quality(Gnuplot& gp, const fs::path& dir, const std::string& name,
                       const std::vector<Series>& series) {
   write_series(dir, name, series);
   std::string body = "set title " + gp_quote(metric + " against history length") + "\n";
-  body += "set xlabel 'history length L (events)'\nset ylabel " + gp_quote(metric) + "\n";
-  body += "set grid\nset key outside right top\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n";
-  body += plot_series(name, series, any_error(series));
+  body += "set xlabel 'history length L (events, log scale)'\nset ylabel " + gp_quote(metric) + "\n";
+  body += "set logscale x\nset grid\nset key below\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n";
+  body += plot_series(name, series, any_error(series), true);
   return gp.draw(name, body);
 }
 
 fs::path draw_cost(Gnuplot& gp, const fs::path& dir, const std::string& name, const std::vector<Series>& series) {
   write_series(dir, name, series);
   std::string body = "set title 'FLOPs per request against history length'\n";
-  body += "set xlabel 'history length L (events)'\nset ylabel 'FLOPs per request (log scale)'\n";
-  body += "set logscale y\nset format y '%.0e'\nset grid\nset key outside right top\n";
+  body += "set xlabel 'history events per request (log scale)'\nset ylabel 'FLOPs per request (log scale)'\n";
+  body += "set logscale xy\nset format y '%.0e'\nset grid\nset key below\n";
   body += "set offsets graph 0.05, graph 0.05, 0, 0\n";
-  body += plot_series(name, series, false);
+  body += plot_series(name, series, false, false);
   return gp.draw(name, body);
 }
 
@@ -84,7 +87,7 @@ fs::path draw_curves(Gnuplot& gp, const fs::path& dir, const std::string& name, 
 
   const bool same_axis = run.validation_key == "loss";
   std::string body = "set title " + gp_quote(run.name + " (" + kind_name(run.kind) + ")") + "\n";
-  body += "set xlabel 'step'\nset ylabel 'loss'\nset grid\nset key outside right top\n";
+  body += "set xlabel 'step'\nset ylabel 'loss'\nset grid\nset key top right\n";
   if (!same_axis && !run.validation.empty()) body += "set y2label " + gp_quote("validation " + run.validation_key) + "\nset y2tics\nset ytics nomirror\n";
   std::vector<std::string> plots;
   if (!run.train_loss.empty())

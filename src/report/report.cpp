@@ -179,7 +179,8 @@ std::vector<EncoderSource> encoder_sources(const std::vector<Run>& runs, const f
     if (!user.empty()) it->used_by.push_back(user);
   };
   for (const auto& r : runs)
-    if (r.finetune && !r.finetune->encoder.empty() && !r.finetune->data.empty())
+    if (r.finetune && r.finetune->model.integration != bridge::IntegrationKind::kText &&
+        !r.finetune->encoder.empty() && !r.finetune->data.empty())
       add(r.finetune->encoder, r.finetune->data, r.name);
   for (const auto& r : runs)
     if (r.kind == RunKind::kEncoder && !data.empty()) add(r.dir, data, "");
@@ -269,7 +270,7 @@ ReportResult write_report(const ReportOptions& opts) {
     missing.push_back("cost against history length (no evaluated runs with a cost, no --bench)");
   } else {
     page.figure(draw_cost(gp, out.path(), "cost", cost),
-                "FLOPs per request (log scale) against the history length L, one line per integration. " + cost_caption);
+                "FLOPs per request against the history events a request reads (both log scales), one line per integration. " + cost_caption);
   }
   bar.add();
 

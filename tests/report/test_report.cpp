@@ -242,3 +242,32 @@ TEST_F(ReportTest, BadInputsThrowAndLeaveNoOutput) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ReportTest, CliReportsAnEncoderRunGivenWithItsData) {
+  SKIP_WITHOUT_GNUPLOT();
+  ScratchDir dir;
+  const fs::path out = dir / "report";
+  auto r = userllm::test::run_cli("-q report " + encoder().string() + " --data " + data().string() + " --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto printed = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(printed["index"], (out / "index.html").string());
+  EXPECT_EQ(printed["figures"], 2);  // its curves and its projection
+  EXPECT_EQ(printed["tables"], 1);
+  const std::string html = userllm::read_file(out / "index.html");
+  EXPECT_NE(html.find("<img src=\"embeddings-enc.png\""), std::string::npos);
+  EXPECT_EQ(png_size(out / "embeddings-enc.png").first, 900u);
+
+  // Run again over the earlier report: replaced whole.
+  r = userllm::test::run_cli("-q report " + encoder().string() + " --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(out / "embeddings-enc.png")) << "without --data the encoder run has no projection";
+  EXPECT_NE(userllm::read_file(out / "index.html").find("No projection"), std::string::npos);
+
+  r = userllm::test::run_cli("-q report " + (dir / "missing").string() + " --out " + (dir / "r2").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("missing: not a directory"), std::string::npos) << r.output;
+}
+
+}  // namespace
