@@ -9,7 +9,9 @@
 
 #include "common/error.h"
 #include "eval/evaluate.h"
+#include "eval/beam_search.h"
 #include "eval/metrics.h"
+#include "eval/request.h"
 #include "tasks/tokenize.h"
 #include "test_util.h"
 #include "train/fixture.h"
@@ -300,4 +302,42 @@ TEST_F(Evaluate, SampledSubsetAndBadOptions) {
   o.beam = 0;
   EXPECT_THROW(run(m, tasks::TaskKind::kFavoriteGenre, ex, 8, o), Error);
   EXPECT_THROW(run(m, tasks::TaskKind::kFavoriteGenre, {}, 8, fast_options()), Error);
+}
+
+// What evaluation reads (the prefilled prompt with the user's context) gives
+// the answer the likelihood the training forward gives it, for every
+// integration; and every constrained beam spells a catalogue title.
+TEST_F(Evaluate, PrefixMatchesTheTrainingForward) {
+  auto& sh = shared();
+  for (auto kind : {bridge::IntegrationKind::kCrossAttention, bridge::IntegrationKind::kSoftPrompt,
+                    bridge::IntegrationKind::kText}) {
+    SCOPED_TRACE(bridge::integration_name(kind));
+    auto m = make_model(kind, kind == bridge::IntegrationKind::kSoftPrompt ? 4 : 0);
+    m->eval();
+    torch::NoGradGuard ng;
+    for (auto& p : m->named_parameters())
+      if (p.key().find("gate") != std::string::npos) p.value().fill_(0.7);  // the context must matter
+    const auto ex = examples(tasks::TaskKind::kNextItem, 8, 1).at(0);
+    const auto enc = tasks::encode_example(sh.ds, *sh.tok, ex, prompt_for(m, 8));
+    auto u = eval::user_side(m, &sh.ev, enc);
+    auto prefix = eval::read_prompt(m, enc, u, 16);
+    const double got = prefix.score({enc.answer})[0];
+
+    const bool text = kind == bridge::IntegrationKind::kText;
+    auto b = tasks::collate({enc}, text ? nullptr : &sh.ev, torch::kCPU);
+    auto lp = torch::log_softmax(m->forward(b.history, b.valid, b.ids, b.key_mask).to(torch::kFloat64), -1)[0];
+    const int64_t offset = lp.size(0) - b.ids.size(1);  // the soft prompt's vectors come first
+    double want = 0;
+    for (size_t i = 0; i < enc.answer.size(); ++i)
+      want += lp[offset + int64_t(enc.prompt.size() + i) - 1][enc.answer[i]].item<double>();
+    EXPECT_NEAR(got, want, 1e-4);
+
+    eval::BeamOptions bo;
+    bo.max_steps = 16;
+    auto beams = eval::constrained_beam_search(prefix, eval::build_title_trie(sh.ds, *sh.tok), bo);
+    EXPECT_GE(beams.size(), 1u);  // a beam of 10 may complete fewer than 10 titles
+    EXPECT_LE(beams.size(), 10u);
+    for (const auto& beam : beams)
+      for (int64_t item : beam.items) EXPECT_EQ(title_ids(uint32_t(item)), beam.tokens);
+  }
 }
