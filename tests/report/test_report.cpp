@@ -207,6 +207,28 @@ TEST_F(ReportTest, RunWithoutEvaluationStillGetsItsCurves) {
   EXPECT_EQ(r.figures[1].filename(), "embeddings-enc.png");
 }
 
+TEST_F(ReportTest, CostFromBenchRows) {
+  SKIP_WITHOUT_GNUPLOT();
+  ScratchDir dir;
+  report::ReportOptions o;
+  o.runs = {write_run(dir, {"ft", userllm::bridge::IntegrationKind::kCrossAttention, 0, 10, 0.25, 1e9})};
+  o.out = dir / "report";
+  o.bench = dir / "bench.json";
+  // As bench/contextualization_cost --json writes them (other fields left out).
+  userllm::write_file_atomic(o.bench, R"([
+    {"history": 50, "integration": "text", "perceiver": 0, "flops": 2.0e9, "latency_ms": null},
+    {"history": 500, "integration": "text", "perceiver": 0, "flops": 2.0e10, "latency_ms": null},
+    {"history": 50, "integration": "cross-attention", "perceiver": 16, "flops": 3.0e8},
+    {"history": 500, "integration": "cross-attention", "perceiver": 16, "flops": 3.5e8}])");
+  auto r = report::write_report(o);
+  const std::string cost = userllm::read_file(o.out / "cost.dat");
+  EXPECT_NE(cost.find("# text\n# x y stderr\n50 2e+09 0\n500 2e+10 0\n"), std::string::npos) << cost;
+  EXPECT_NE(cost.find("# cross-attention + Perceiver K=16\n# x y stderr\n50 300000000 0\n500 350000000 0\n"),
+            std::string::npos) << cost;
+  EXPECT_NE(userllm::read_file(r.index).find("bench/contextualization_cost"), std::string::npos);
+  EXPECT_EQ(png_size(o.out / "cost.png").second, 520u);
+}
+
 TEST_F(ReportTest, BadInputsThrowAndLeaveNoOutput) {
   SKIP_WITHOUT_GNUPLOT();
   ScratchDir dir;
@@ -229,13 +251,18 @@ TEST_F(ReportTest, BadInputsThrowAndLeaveNoOutput) {
   }
   EXPECT_FALSE(fs::exists(o.out));
 
+  userllm::write_file_atomic(dir / "bench.json", R"([{"integration": "text", "history": 50}])");
+  o.bench = dir / "bench.json";
+  fs::remove(run / "eval-test.json");
+  EXPECT_THROW(report::write_report(o), userllm::Error) << "a bench row without flops";
+  o.bench.clear();
+
   report::ReportOptions none;
   none.runs = {dir / "nothing-here"};
   none.out = dir / "r2";
   EXPECT_THROW(report::write_report(none), userllm::Error);
   fs::create_directories(dir / "not-a-report");
   userllm::write_file_atomic(dir / "not-a-report" / "notes.txt", "mine");
-  fs::remove(run / "eval-test.json");
   o.out = dir / "not-a-report";
   EXPECT_THROW(report::write_report(o), userllm::Error);
   EXPECT_EQ(userllm::read_file(dir / "not-a-report" / "notes.txt"), "mine");
@@ -249,7 +276,8 @@ TEST_F(ReportTest, CliReportsAnEncoderRunGivenWithItsData) {
   SKIP_WITHOUT_GNUPLOT();
   ScratchDir dir;
   const fs::path out = dir / "report";
-  auto r = userllm::test::run_cli("-q report " + encoder().string() + " --data " + data().string() + " --out " + out.string());
+  auto r = userllm::test::run_cli("-q report " + encoder().string() + " --data " + data().string() +
+                                  " --embedding-users 10 --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto printed = nlohmann::json::parse(r.output.substr(r.output.find('{')));
   EXPECT_EQ(printed["index"], (out / "index.html").string());
@@ -258,6 +286,7 @@ TEST_F(ReportTest, CliReportsAnEncoderRunGivenWithItsData) {
   const std::string html = userllm::read_file(out / "index.html");
   EXPECT_NE(html.find("<img src=\"embeddings-enc.png\""), std::string::npos);
   EXPECT_EQ(png_size(out / "embeddings-enc.png").first, 900u);
+  EXPECT_EQ(count_data_rows(out / "embeddings-enc.dat"), 10) << "--embedding-users samples";
 
   // Run again over the earlier report: replaced whole.
   r = userllm::test::run_cli("-q report " + encoder().string() + " --out " + out.string());
