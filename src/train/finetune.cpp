@@ -146,6 +146,7 @@ void make_absolute(FinetuneOptions& o) {
 nlohmann::json user_llm_json(const FinetuneOptions& o, const tasks::PromptOptions& p) {
   return {{"format", "userllm-user-llm-1"},
           {"options", to_json(o)},
+          {"sources", source_fingerprints(o)},
           {"prompt",
            {{"text_history", p.text_history}, {"context", p.context}, {"user_vectors", p.user_vectors},
             {"answer_reserve", p.answer_reserve}}}};
@@ -203,6 +204,9 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   int64_t step = 0;
   torch::manual_seed(o.seed + 1);  // dropout's stream; the checkpoint carries it on
   if (resume) {
+    const auto spec = nlohmann::json::parse(read_file(run / "user_llm.json"), nullptr, false);
+    if (spec.is_discarded() || !spec.contains("sources")) fail((run / "user_llm.json").string() + ": unreadable");
+    check_source_fingerprints(spec.at("sources"), o, (run / "user_llm.json").string());
     step = load_checkpoint(ckpt, trained, opt);
     if (step > o.steps) fail(ckpt.string() + ": step " + std::to_string(step) + " is past the run's " + std::to_string(o.steps));
     truncate_jsonl(run / "metrics.jsonl", step);

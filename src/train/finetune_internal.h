@@ -30,6 +30,11 @@ tasks::PromptOptions prompt_options(const FinetuneOptions& o, bridge::UserLlm& m
 // Train mode for the parts that learn; frozen parts stay in eval mode (no dropout).
 void set_train_mode(bridge::UserLlm& model);
 
+// {"file": {"bytes", "crc32"}} of the encoder run's and the LLM's files (sources.cpp).
+nlohmann::json source_fingerprints(const FinetuneOptions& o);
+// Throws userllm::Error naming `spec` when a source file differs from `recorded`.
+void check_source_fingerprints(const nlohmann::json& recorded, const FinetuneOptions& o, const std::string& spec);
+
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // RUN/run/checkpoint.pt: the trained tensors by name, the AdamW state, the CPU

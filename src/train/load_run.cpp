@@ -17,7 +17,8 @@ LoadedRun load_run(const fs::path& run, const std::string& device) {
     fail(weights.string() + ": not found (the run has not finished: `userllm finetune --resume --out " +
          run.string() + "`)");
   auto j = nlohmann::json::parse(read_file(spec), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "userllm-user-llm-1" || !j.contains("options"))
+  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "userllm-user-llm-1" || !j.contains("options") ||
+      !j.contains("sources"))
     fail(spec.string() + ": not a userllm user_llm.json");
   LoadedRun r;
   try {
@@ -27,6 +28,7 @@ LoadedRun load_run(const fs::path& run, const std::string& device) {
   }
   if (!device.empty()) r.options.device = device;
   check_options(r.options);  // the sources may have moved since training
+  check_source_fingerprints(j.at("sources"), r.options, spec.string());
   const torch::Device dev(r.options.device);
 
   r.dataset = std::make_unique<data::Dataset>(data::Dataset::open(r.options.data));

@@ -90,9 +90,11 @@ TEST(Finetune, EveryIntegrationLearns) {
     int64_t trained = 0;
     for (const auto& [name, t] : model->trained_parameters()) trained += t.numel();
     EXPECT_EQ(r.trained_parameters, trained);
-    for (const auto& p : model->named_parameters())
-      if (!p.value().requires_grad())
+    for (const auto& p : model->named_parameters()) {
+      if (!p.value().requires_grad()) {
         EXPECT_TRUE(p.key().rfind("encoder.head_", 0) == 0 || p.key().rfind("encoder.bias_", 0) == 0) << p.key();
+      }
+    }
     auto summary = nlohmann::json::parse(read_file(run / "summary.json"));
     EXPECT_EQ(summary.at("steps"), o.steps);
     EXPECT_DOUBLE_EQ(summary.at("val_loss").get<double>(), r.val_loss);
@@ -206,6 +208,20 @@ TEST(Finetune, LoadRunRebuildsTheTrainedModel) {
   auto src = llm::read_safetensors(s.llm / "model.safetensors");
   auto embed = loaded.model->llm->model->embed_tokens->weight;
   EXPECT_TRUE(torch::equal(embed, src.at("model.embed_tokens.weight")));
+
+  // A run refers to its frozen sources: a changed source is refused, not silently used.
+  {
+    std::FILE* f = std::fopen((s.llm / "config.json").c_str(), "a");
+    ASSERT_TRUE(f);
+    std::fputs("\n", f);  // still the same config, but not the same bytes
+    std::fclose(f);
+  }
+  try {
+    train::load_run(dir / "run");
+    ADD_FAILURE() << "load_run accepted a changed LLM";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has changed"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Finetune, RejectsImpossibleOptions) {
