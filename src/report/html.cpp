@@ -75,7 +75,7 @@ std::string page_html(const std::string& title, const std::string& body) {
          "th, td { border: 1px solid #ccc; padding: 0.25rem 0.55rem; vertical-align: top; }\n"
          "th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }\n"
          "code { font-size: 0.82rem; background: #f6f6f6; padding: 0 0.2rem; word-break: break-all; }\n"
-         "figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }\n"
+         "figure { margin: 1.2rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }\n"
          "figcaption { font-size: 0.88rem; color: #444; }\n"
          ".missing { color: #8a4b00; }\n"
          "</style>\n</head>\n<body>\n" +

@@ -56,8 +56,15 @@ std::string runs_caption(const std::vector<const Run*>& runs) {
 struct Page {
   std::string body;
   std::vector<fs::path> figures;  // file names inside DIR
+  std::set<std::string> stems;    // figure names taken (two runs may sanitise alike)
   int64_t tables = 0;
   int figure_number = 0;
+
+  std::string stem(const std::string& base) {
+    std::string name = file_stem(base);
+    for (int i = 2; !stems.insert(name).second; ++i) name = file_stem(base) + "-" + std::to_string(i);
+    return name;
+  }
 
   void table(const std::string& title, const Table& t) {
     body += "<h3>" + title + "</h3>\n" + t.html();
@@ -237,7 +244,7 @@ ReportResult write_report(const ReportOptions& opts) {
                 ev.contains("metrics_std_error") ? number_or_nan(ev["metrics_std_error"], metric) : NAN);
     }
     if (quality.empty()) continue;
-    auto png = draw_quality(gp, out.path(), "quality-" + file_stem(task), metric, quality);
+    auto png = draw_quality(gp, out.path(), page.stem("quality-" + task), metric, quality);
     page.figure(png, "Task " + html_escape(task) + ": " + html_escape(metric) + " on the " + html_escape(opts.split) +
                          " split against the history length L, one line per integration; error bars are one "
                          "standard error. From each run's eval-" + html_escape(opts.split) + ".json:" + runs_caption(group));
@@ -269,7 +276,7 @@ ReportResult write_report(const ReportOptions& opts) {
     page.note("No cost figure: no evaluated run records its FLOPs and no --bench file was given.");
     missing.push_back("cost against history length (no evaluated runs with a cost, no --bench)");
   } else {
-    page.figure(draw_cost(gp, out.path(), "cost", cost),
+    page.figure(draw_cost(gp, out.path(), page.stem("cost"), cost),
                 "FLOPs per request against the history events a request reads (both log scales), one line per integration. " + cost_caption);
   }
   bar.add();
@@ -280,7 +287,7 @@ ReportResult write_report(const ReportOptions& opts) {
       const std::string what = r.validation_key == "loss" || r.validation.empty()
                                    ? "Training and validation loss"
                                    : "Training loss and validation " + html_escape(r.validation_key) + " (right axis)";
-      page.figure(draw_curves(gp, out.path(), "curves-" + file_stem(r.name), r),
+      page.figure(draw_curves(gp, out.path(), page.stem("curves-" + r.name), r),
                   what + " of " + html_escape(r.name) + " (" + kind_name(r.kind) + ", metrics.jsonl)." + runs_caption({&r}));
     }
     bar.add();
@@ -292,11 +299,11 @@ ReportResult write_report(const ReportOptions& opts) {
     missing.push_back("user-embedding projection (no encoder run with a dataset)");
   }
   for (const auto& s : sources) {
-    const std::string label = s.encoder.filename().string();
+    const std::string label = (s.encoder.filename().empty() ? s.encoder.parent_path() : s.encoder).filename().string();
     try {
       auto p = project_users(s.encoder, s.data, opts.embedding_users);
       const std::string cmd = recorded_command(s.encoder);
-      page.figure(draw_projection(gp, out.path(), "embeddings-" + file_stem(label), p),
+      page.figure(draw_projection(gp, out.path(), page.stem("embeddings-" + label), p),
                   "User vectors of encoder run " + code(s.encoder.string()) + " over each user's train events in " +
                       code(s.data.string()) + ", " + std::to_string(p.x.size()) +
                       " users, projected on the first two principal components; colour: the favourite genre of the "

@@ -100,7 +100,7 @@ class ReportTest : public ::testing::Test {
   static fs::path encoder() { return root_->path() / "enc"; }
 
   // A fine-tuned run's files as finetune and evaluate write them.
-  static fs::path write_run(const ScratchDir& dir, const FakeRun& f) {
+  static fs::path write_run(const fs::path& dir, const FakeRun& f) {
     const fs::path run = dir / f.name;
     userllm::train::FinetuneOptions o;
     o.data = data().string();
@@ -142,9 +142,9 @@ TEST_F(ReportTest, EveryTableAndFigureFromTwoRuns) {
   ScratchDir dir;
   using IK = userllm::bridge::IntegrationKind;
   report::ReportOptions o;
-  o.runs = {write_run(dir, {"ft-ca", IK::kCrossAttention, 0, 10, 0.3125, 1.5e9}),
-            write_run(dir, {"ft-sp", IK::kSoftPrompt, 4, 20, 0.1875, 4.25e10}),
-            write_run(dir, {"ft-pending", IK::kSoftPrompt, 0, 20, -1, 0}), encoder()};
+  o.runs = {write_run(dir.path(), {"ft-ca", IK::kCrossAttention, 0, 10, 0.3125, 1.5e9}),
+            write_run(dir.path(), {"ft-sp", IK::kSoftPrompt, 4, 20, 0.1875, 4.25e10}),
+            write_run(dir.path(), {"ft-pending", IK::kSoftPrompt, 0, 20, -1, 0}), encoder()};
   o.out = dir / "report";
   auto r = report::write_report(o);
 
@@ -195,7 +195,7 @@ TEST_F(ReportTest, RunWithoutEvaluationStillGetsItsCurves) {
   SKIP_WITHOUT_GNUPLOT();
   ScratchDir dir;
   report::ReportOptions o;
-  o.runs = {write_run(dir, {"only", userllm::bridge::IntegrationKind::kCrossAttention, 0, 10, -1, 0})};
+  o.runs = {write_run(dir.path(), {"only", userllm::bridge::IntegrationKind::kCrossAttention, 0, 10, -1, 0})};
   o.out = dir / "report";
   auto r = report::write_report(o);
   const std::string html = userllm::read_file(r.index);
@@ -207,11 +207,30 @@ TEST_F(ReportTest, RunWithoutEvaluationStillGetsItsCurves) {
   EXPECT_EQ(r.figures[1].filename(), "embeddings-enc.png");
 }
 
+TEST_F(ReportTest, RunsOfTheSameNameKeepTheirOwnFigures) {
+  SKIP_WITHOUT_GNUPLOT();
+  ScratchDir dir;
+  using IK = userllm::bridge::IntegrationKind;
+  report::ReportOptions o;
+  o.runs = {write_run(dir / "a", {"ft", IK::kCrossAttention, 0, 10, 0.25, 1e9}),
+            write_run(dir / "b", {"ft", IK::kText, 0, 10, -1, 0})};
+  o.out = dir / "report";
+  auto r = report::write_report(o);
+  std::vector<std::string> names;
+  for (const auto& f : r.figures) names.push_back(f.filename().string());
+  // The text run names the encoder too, but does not read it: one projection, credited to the first run only.
+  EXPECT_EQ(names, (std::vector<std::string>{"quality-next-item.png", "cost.png", "curves-ft.png", "curves-ft-2.png",
+                                              "embeddings-enc.png"}));
+  const std::string html = userllm::read_file(r.index);
+  EXPECT_NE(html.find("<td>ft-2</td><td>fine-tuned</td>"), std::string::npos);
+  EXPECT_NE(html.find("Used by: ft."), std::string::npos);
+}
+
 TEST_F(ReportTest, CostFromBenchRows) {
   SKIP_WITHOUT_GNUPLOT();
   ScratchDir dir;
   report::ReportOptions o;
-  o.runs = {write_run(dir, {"ft", userllm::bridge::IntegrationKind::kCrossAttention, 0, 10, 0.25, 1e9})};
+  o.runs = {write_run(dir.path(), {"ft", userllm::bridge::IntegrationKind::kCrossAttention, 0, 10, 0.25, 1e9})};
   o.out = dir / "report";
   o.bench = dir / "bench.json";
   // As bench/contextualization_cost --json writes them (other fields left out).
@@ -232,7 +251,7 @@ TEST_F(ReportTest, CostFromBenchRows) {
 TEST_F(ReportTest, BadInputsThrowAndLeaveNoOutput) {
   SKIP_WITHOUT_GNUPLOT();
   ScratchDir dir;
-  auto run = write_run(dir, {"bad", userllm::bridge::IntegrationKind::kCrossAttention, 0, 10, 0.5, 1e9});
+  auto run = write_run(dir.path(), {"bad", userllm::bridge::IntegrationKind::kCrossAttention, 0, 10, 0.5, 1e9});
   report::ReportOptions o;
   o.runs = {run};
   o.out = dir / "report";
