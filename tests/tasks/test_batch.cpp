@@ -135,3 +135,28 @@ TEST(Batch, CollatePadsLeftAndMasksTheAnswer) {
   auto text = tasks::collate(enc, nullptr, torch::kCPU);
   EXPECT_FALSE(text.history.defined());
 }
+
+// A real subword tokenizer merges across the joins of the prompt's parts: the
+// whole prompt must still leave room for the answer, with the latest events kept.
+TEST(Batch, TextPromptFitsWithARealTokenizer) {
+  USERLLM_SHARED_OR_SKIP(tok_path, "models/stories260K/tok512.bin");
+  Fixture f;
+  auto tok = llm::load_tokenizer(tok_path);
+  tasks::PromptOptions po;
+  po.text_history = true;
+  po.answer_reserve = 8;
+  for (int64_t context : {60, 96, 160}) {
+    po.context = context;
+    for (const auto& ex : f.examples) {
+      auto e = tasks::encode_example(*f.ds, *tok, ex, po);
+      EXPECT_LE(int64_t(e.prompt.size() + e.answer.size()), context);
+      EXPECT_GE(e.answer.size(), 1u);
+      auto kept = tasks::render_history(*f.ds, ex.end - e.history_text_events, ex.end, *tok, 1 << 20);
+      auto want = tok->encode("The user's history: " + kept.text + "\n" + ex.prompt, true, false);
+      EXPECT_EQ(e.prompt, std::vector<int64_t>(want.begin(), want.end()));
+      if (context == 160) {
+        EXPECT_GT(e.history_text_events, 0);
+      }
+    }
+  }
+}
