@@ -13,7 +13,7 @@
 // a real deployment must; the uncapped cost is reported beside it (FLOPs only).
 //
 //   build-*/bench/contextualization_cost [--quick] [--lengths 50,200,1000,5000]
-//       [--context 8192] [--reps 3] [--tokenizer FILE] [--json FILE]
+//       [--context 8192] [--reps 3] [--threads 1] [--chunk 1024] [--tokenizer FILE] [--json FILE]
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -76,6 +76,7 @@ double cpu_ms() {
 struct Args {
   std::vector<int64_t> lengths{50, 200, 1000, 5000};
   int64_t context = 8192, reps = 3, chunk = 1024;
+  int threads = 1;  // the machine is shared: one thread gives stable, comparable timings
   double rep_budget_s = 20;  // stop repeating a configuration once its runs took this long
   bool quick = false;
   std::string tokenizer, json;
@@ -402,6 +403,7 @@ std::vector<int64_t> parse_lengths(const std::string& s) {
 }
 
 int run(const Args& a) {
+  bench::set_threads(a.threads);
   bench::print_blas();
   ScratchDir scratch;
   const Workload w = load_workload(a, scratch.path, 32000);
@@ -438,7 +440,7 @@ int run(const Args& a) {
   for (const auto& meth : methods) run_request(m, w, meth, 8, meth.kind == Integration::kTextPrompt ? 64 : 0, a.chunk);
 
   nlohmann::json out = nlohmann::json::array();
-  std::map<int64_t, Timing> tp_by_tokens;  // capped TP inputs repeat across lengths: measured once
+  std::map<int64_t, Row> tp_by_tokens;  // capped TP inputs repeat across lengths: measured once
   Progress progress("measuring", a.lengths.size() * methods.size(), "configurations");
   auto bench_start = Clock::now();
   for (int64_t L : a.lengths) {
@@ -477,7 +479,8 @@ int run(const Args& a) {
 
       auto reused = meth.kind == Integration::kTextPrompt ? tp_by_tokens.find(text_tokens) : tp_by_tokens.end();
       if (reused != tp_by_tokens.end()) {
-        r.timing = reused->second;
+        r.timing = reused->second.timing;
+        r.reps = reused->second.reps;
         r.note += " (same input as a shorter history: timing reused)";
       } else {
         std::vector<Timing> runs;
@@ -487,7 +490,7 @@ int run(const Args& a) {
         std::sort(runs.begin(), runs.end(), [](const Timing& x, const Timing& y) { return x.total() < y.total(); });
         r.timing = runs[runs.size() / 2];
         r.reps = int(runs.size());
-        if (meth.kind == Integration::kTextPrompt) tp_by_tokens[text_tokens] = *r.timing;
+        if (meth.kind == Integration::kTextPrompt) tp_by_tokens[text_tokens] = r;
       }
       rows.push_back(r);
       progress.add();
@@ -539,6 +542,7 @@ int main(int argc, char** argv) {
   app.add_option("--context", a.context, "LLM context (positions); a longer TP prompt is cut to fit")
       ->check(CLI::Range(int64_t(64), int64_t(1) << 20));
   app.add_option("--reps", a.reps, "Runs per configuration (median); slow ones stop early")->check(CLI::Range(1, 100));
+  app.add_option("--threads", a.threads, "libtorch and OpenBLAS threads")->check(CLI::Range(1, 256));
   app.add_option("--chunk", a.chunk, "Prefill chunk in positions")->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   app.add_option("--tokenizer", a.tokenizer, "Tokenizer for the TP text (default: BPE trained on the data's corpus)");
   app.add_option("--json", a.json, "Write the rows as a JSON array to FILE (atomically)");
