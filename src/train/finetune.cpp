@@ -160,7 +160,11 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
     const std::string device = o.device;
     const int threads = o.threads;
     const int64_t stop_after = o.stop_after;
-    o = finetune_options_from_json(read_run_config(rec).at("options"));
+    if (!fs::exists(rec / "config.json")) fail(run.string() + ": no run to resume (run/config.json not found)");
+    const nlohmann::json config = read_run_config(rec);
+    if (!config.is_object() || !config.contains("options"))
+      fail((rec / "config.json").string() + ": no \"options\" (not a fine-tuning run?)");
+    o = finetune_options_from_json(config.at("options"));
     o.device = device;  // the only options a resumed run may change
     o.threads = threads;
     o.stop_after = stop_after;
