@@ -57,6 +57,7 @@ struct Page {
   std::string body;
   std::vector<fs::path> figures;  // file names inside DIR
   std::set<std::string> stems;    // figure names taken (two runs may sanitise alike)
+  std::vector<std::string> missing;  // listed at the top of the page
   int64_t tables = 0;
   int figure_number = 0;
 
@@ -194,6 +195,116 @@ std::vector<EncoderSource> encoder_sources(const std::vector<Run>& runs, const f
   return out;
 }
 
+using RunsByTask = std::map<std::string, std::vector<const Run*>>;
+
+// One table per task and its quality-against-history figure.
+void comparison_section(Page& page, Gnuplot& gp, const fs::path& dir, const RunsByTask& by_task, const std::string& split) {
+  page.body += "<h2>Comparison (" + html_escape(split) + " split)</h2>\n";
+  if (by_task.empty()) page.note("No fine-tuned run has an eval-" + html_escape(split) + ".json: no comparison table.");
+  for (const auto& [task, group] : by_task) {
+    page.table("Task " + html_escape(task), comparison_table(task, group));
+    const std::string metric = primary_metric(task, (*group.front()->eval)["metrics"]);
+    std::vector<Series> quality;
+    for (const Run* r : group) {
+      const auto& ev = *r->eval;
+      add_point(quality, integration_label(*r->finetune), r->finetune->history, number_or_nan(ev["metrics"], metric),
+                ev.contains("metrics_std_error") ? number_or_nan(ev["metrics_std_error"], metric) : NAN);
+    }
+    if (quality.empty()) continue;
+    page.figure(draw_quality(gp, dir, page.stem("quality-" + task), metric, quality),
+                "Task " + html_escape(task) + ": " + html_escape(metric) + " on the " + html_escape(split) +
+                    " split against the history length L, one line per integration; error bars are one "
+                    "standard error. From each run's eval-" + html_escape(split) + ".json:" + runs_caption(group));
+  }
+}
+
+// FLOPs against history length, from the bench file when given, else from the runs.
+void cost_section(Page& page, Gnuplot& gp, const fs::path& dir, const RunsByTask& by_task, const ReportOptions& opts) {
+  page.body += "<h2>Cost against history length</h2>\n";
+  std::vector<Series> cost;
+  std::string source;
+  if (!opts.bench.empty()) {
+    cost = bench_cost(opts.bench);
+    source = "From " + code(opts.bench.string()) + " (bench/contextualization_cost).";
+  } else {
+    std::vector<const Run*> used;
+    for (const auto& [task, group] : by_task)
+      for (const Run* r : group) {
+        const auto c = r->eval->contains("cost") ? (*r->eval)["cost"] : nlohmann::json::object();
+        double L = number_or_nan(c, "history_events");
+        if (!std::isfinite(L)) L = r->finetune->history;
+        const double flops = number_or_nan(c, "flops_per_request");
+        if (!std::isfinite(flops)) continue;
+        add_point(cost, integration_label(*r->finetune) + " (" + task + ")", L, flops, 0);
+        used.push_back(r);
+      }
+    source = "Analytic FLOPs of one request (eval/flops.h) from each run's eval-" + html_escape(opts.split) +
+             ".json:" + runs_caption(used);
+  }
+  if (cost.empty()) {
+    page.note("No cost figure: no evaluated run records its FLOPs and no --bench file was given.");
+    page.missing.push_back("cost against history length (no evaluated runs with a cost, no --bench)");
+    return;
+  }
+  page.figure(draw_cost(gp, dir, page.stem("cost"), cost),
+              "FLOPs per request against the history events a request reads (both log scales), one line per "
+              "integration. " + source);
+}
+
+void curves_section(Page& page, Gnuplot& gp, const fs::path& dir, const std::vector<Run>& runs, Progress& bar) {
+  page.body += "<h2>Training and validation curves</h2>\n";
+  for (const auto& r : runs) {
+    if (!r.train_loss.empty() || !r.validation.empty()) {
+      const std::string what = r.validation_key == "loss" || r.validation.empty()
+                                   ? "Training and validation loss"
+                                   : "Training loss and validation " + html_escape(r.validation_key) + " (right axis)";
+      page.figure(draw_curves(gp, dir, page.stem("curves-" + r.name), r),
+                  what + " of " + html_escape(r.name) + " (" + kind_name(r.kind) + ", metrics.jsonl)." + runs_caption({&r}));
+    }
+    bar.add();
+  }
+}
+
+// One projection per encoder; one that cannot be drawn is reported, not fatal.
+void embeddings_section(Page& page, Gnuplot& gp, const fs::path& dir, const std::vector<EncoderSource>& sources,
+                        int64_t max_users, Progress& bar) {
+  page.body += "<h2>User embeddings</h2>\n";
+  if (sources.empty()) {
+    page.note("No projection: no fine-tuned run names an encoder, and no encoder run was given with --data.");
+    page.missing.push_back("user-embedding projection (no encoder run with a dataset)");
+  }
+  for (const auto& s : sources) {
+    const std::string label = (s.encoder.filename().empty() ? s.encoder.parent_path() : s.encoder).filename().string();
+    try {
+      auto p = project_users(s.encoder, s.data, max_users);
+      const std::string cmd = recorded_command(s.encoder);
+      page.figure(draw_projection(gp, dir, page.stem("embeddings-" + label), p),
+                  "User vectors of encoder run " + code(s.encoder.string()) + " over each user's train events in " +
+                      code(s.data.string()) + ", " + std::to_string(p.x.size()) +
+                      " users, projected on the first two principal components; colour: the favourite genre of the "
+                      "same events." +
+                      (cmd.empty() ? std::string() : " Encoder: " + code(cmd) + ".") +
+                      (s.used_by.empty() ? std::string() : " Used by: " + html_escape(join(s.used_by)) + "."));
+    } catch (const Error& e) {
+      page.note("No projection for encoder run " + html_escape(s.encoder.string()) + ": " + html_escape(e.what()));
+      page.missing.push_back("projection of " + s.encoder.string() + ": " + e.what());
+    }
+    bar.add();
+  }
+}
+
+std::string header(const std::vector<Run>& runs, const std::vector<std::string>& missing, const std::string& split) {
+  std::string head = "<h1>userllm report</h1>\n<p>" + std::to_string(runs.size()) + " runs, " + html_escape(split) +
+                     " split. Written " + utc_now_iso8601() + " by userllm " + html_escape(version_string()) +
+                     (command_line().empty() ? std::string() : ": " + code(command_line())) + "</p>\n";
+  if (!missing.empty()) {
+    head += "<h2>Missing</h2>\n<ul class=\"missing\">\n";
+    for (const auto& m : missing) head += "<li>" + html_escape(m) + "</li>\n";
+    head += "</ul>\n";
+  }
+  return head;
+}
+
 }  // namespace
 
 ReportResult write_report(const ReportOptions& opts) {
@@ -210,132 +321,40 @@ ReportResult write_report(const ReportOptions& opts) {
     std::string base = runs.back().name;
     for (int i = 2; !names.insert(runs.back().name).second; ++i) runs.back().name = base + "-" + std::to_string(i);
   }
-
-  AtomicDir out(opts.out);
-  Gnuplot gp(opts.gnuplot, out.path());
-  const auto sources = encoder_sources(runs, opts.data);
-  Progress bar("report", runs.size() + sources.size() + 2, "figures");
-  Page page;
-  std::vector<std::string> missing;
-  for (const auto& r : runs)
-    for (const auto& m : r.missing) missing.push_back(r.name + ": " + m);
-
   // Fine-tuned, evaluated runs grouped by task (their metrics differ).
-  std::map<std::string, std::vector<const Run*>> by_task;
+  RunsByTask by_task;
   for (const auto& r : runs)
     if (r.eval) by_task[task_of(r)].push_back(&r);
   for (auto& [task, group] : by_task)
     std::sort(group.begin(), group.end(), [](const Run* a, const Run* b) {
-      auto key = [](const Run* r) {
-        return std::make_tuple(integration_label(*r->finetune), r->finetune->history, r->name);
-      };
+      auto key = [](const Run* r) { return std::make_tuple(integration_label(*r->finetune), r->finetune->history, r->name); };
       return key(a) < key(b);
     });
 
-  page.body += "<h2>Comparison (" + html_escape(opts.split) + " split)</h2>\n";
-  if (by_task.empty()) page.note("No fine-tuned run has an eval-" + html_escape(opts.split) + ".json: no comparison table.");
-  for (const auto& [task, group] : by_task) {
-    page.table("Task " + html_escape(task), comparison_table(task, group));
-    const std::string metric = primary_metric(task, (*group.front()->eval)["metrics"]);
-    std::vector<Series> quality;
-    for (const Run* r : group) {
-      const auto& ev = *r->eval;
-      add_point(quality, integration_label(*r->finetune), r->finetune->history, number_or_nan(ev["metrics"], metric),
-                ev.contains("metrics_std_error") ? number_or_nan(ev["metrics_std_error"], metric) : NAN);
-    }
-    if (quality.empty()) continue;
-    auto png = draw_quality(gp, out.path(), page.stem("quality-" + task), metric, quality);
-    page.figure(png, "Task " + html_escape(task) + ": " + html_escape(metric) + " on the " + html_escape(opts.split) +
-                         " split against the history length L, one line per integration; error bars are one "
-                         "standard error. From each run's eval-" + html_escape(opts.split) + ".json:" + runs_caption(group));
-  }
+  AtomicDir out(opts.out);  // figures and page appear together, or not at all
+  Gnuplot gp(opts.gnuplot, out.path());
+  const auto sources = encoder_sources(runs, opts.data);
+  Progress bar("report", runs.size() + sources.size() + 2, "figures");
+  Page page;
+  for (const auto& r : runs)
+    for (const auto& m : r.missing) page.missing.push_back(r.name + ": " + m);
+  page.table("Every run", runs_table(runs));
+  comparison_section(page, gp, out.path(), by_task, opts.split);
   bar.add();
-
-  page.body += "<h2>Cost against history length</h2>\n";
-  std::vector<Series> cost;
-  std::string cost_caption;
-  if (!opts.bench.empty()) {
-    cost = bench_cost(opts.bench);
-    cost_caption = "From " + code(opts.bench.string()) + " (bench/contextualization_cost).";
-  } else {
-    std::vector<const Run*> used;
-    for (const auto& [task, group] : by_task)
-      for (const Run* r : group) {
-        const auto cost_json = r->eval->contains("cost") ? (*r->eval)["cost"] : nlohmann::json::object();
-        double L = number_or_nan(cost_json, "history_events");
-        if (!std::isfinite(L)) L = r->finetune->history;
-        const double flops = number_or_nan(cost_json, "flops_per_request");
-        if (!std::isfinite(flops)) continue;
-        add_point(cost, integration_label(*r->finetune) + " (" + task + ")", L, flops, 0);
-        used.push_back(r);
-      }
-    cost_caption = "Analytic FLOPs of one request (eval/flops.h) from each run's eval-" + html_escape(opts.split) +
-                   ".json:" + runs_caption(used);
-  }
-  if (cost.empty()) {
-    page.note("No cost figure: no evaluated run records its FLOPs and no --bench file was given.");
-    missing.push_back("cost against history length (no evaluated runs with a cost, no --bench)");
-  } else {
-    page.figure(draw_cost(gp, out.path(), page.stem("cost"), cost),
-                "FLOPs per request against the history events a request reads (both log scales), one line per integration. " + cost_caption);
-  }
+  cost_section(page, gp, out.path(), by_task, opts);
   bar.add();
-
-  page.body += "<h2>Training and validation curves</h2>\n";
-  for (const auto& r : runs) {
-    if (!r.train_loss.empty() || !r.validation.empty()) {
-      const std::string what = r.validation_key == "loss" || r.validation.empty()
-                                   ? "Training and validation loss"
-                                   : "Training loss and validation " + html_escape(r.validation_key) + " (right axis)";
-      page.figure(draw_curves(gp, out.path(), page.stem("curves-" + r.name), r),
-                  what + " of " + html_escape(r.name) + " (" + kind_name(r.kind) + ", metrics.jsonl)." + runs_caption({&r}));
-    }
-    bar.add();
-  }
-
-  page.body += "<h2>User embeddings</h2>\n";
-  if (sources.empty()) {
-    page.note("No projection: no fine-tuned run names an encoder, and no encoder run was given with --data.");
-    missing.push_back("user-embedding projection (no encoder run with a dataset)");
-  }
-  for (const auto& s : sources) {
-    const std::string label = (s.encoder.filename().empty() ? s.encoder.parent_path() : s.encoder).filename().string();
-    try {
-      auto p = project_users(s.encoder, s.data, opts.embedding_users);
-      const std::string cmd = recorded_command(s.encoder);
-      page.figure(draw_projection(gp, out.path(), page.stem("embeddings-" + label), p),
-                  "User vectors of encoder run " + code(s.encoder.string()) + " over each user's train events in " +
-                      code(s.data.string()) + ", " + std::to_string(p.x.size()) +
-                      " users, projected on the first two principal components; colour: the favourite genre of the "
-                      "same events." +
-                      (cmd.empty() ? std::string() : " Encoder: " + code(cmd) + ".") +
-                      (s.used_by.empty() ? std::string() : " Used by: " + html_escape(join(s.used_by)) + "."));
-    } catch (const Error& e) {
-      page.note("No projection for encoder run " + html_escape(s.encoder.string()) + ": " + html_escape(e.what()));
-      missing.push_back("projection of " + s.encoder.string() + ": " + e.what());
-    }
-    bar.add();
-  }
+  curves_section(page, gp, out.path(), runs, bar);
+  embeddings_section(page, gp, out.path(), sources, opts.embedding_users, bar);
   bar.finish();
 
-  std::string head = "<h1>userllm report</h1>\n<p>" + std::to_string(runs.size()) + " runs, " + html_escape(opts.split) +
-                     " split. Written " + utc_now_iso8601() + " by userllm " + html_escape(version_string()) +
-                     (command_line().empty() ? std::string() : ": " + code(command_line())) + "</p>\n";
-  if (!missing.empty()) {
-    head += "<h2>Missing</h2>\n<ul class=\"missing\">\n";
-    for (const auto& m : missing) head += "<li>" + html_escape(m) + "</li>\n";
-    head += "</ul>\n";
-  }
-  head += "<h2>Runs</h2>\n";
-  Page top;
-  top.table("Every run", runs_table(runs));
-  write_file_atomic(out / "index.html", page_html("userllm report", head + top.body + page.body));
+  const std::string body = header(runs, page.missing, opts.split) + "<h2>Runs</h2>\n" + page.body;
+  write_file_atomic(out / "index.html", page_html("userllm report", body));
   out.commit();
 
   ReportResult result;
   result.index = opts.out / "index.html";
   for (const auto& f : page.figures) result.figures.push_back(opts.out / f);
-  result.tables = top.tables + page.tables;
+  result.tables = page.tables;
   return result;
 }
 
