@@ -32,7 +32,7 @@ bool have_gnuplot() { return std::system("gnuplot --version >/dev/null 2>&1") ==
 #define SKIP_WITHOUT_GNUPLOT() \
   if (!have_gnuplot()) GTEST_SKIP() << "gnuplot is not installed (scripts/setup installs gnuplot-nox)"
 
-// Width and height of a PNG, read independently of the code under test.
+// Width and height of a complete PNG, read independently of the code under test.
 std::pair<uint32_t, uint32_t> png_size(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   unsigned char b[24] = {};
@@ -41,6 +41,10 @@ std::pair<uint32_t, uint32_t> png_size(const fs::path& p) {
   const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
   EXPECT_EQ(0, std::memcmp(b, sig, 8)) << p << " has no PNG signature";
   EXPECT_EQ(0, std::memcmp(b + 12, "IHDR", 4)) << p << " has no IHDR first";
+  // A whole file: it ends with the IEND chunk (length 0, type, CRC).
+  const std::string bytes = userllm::read_file(p);
+  EXPECT_TRUE(bytes.size() > 36 && bytes.compare(bytes.size() - 12, 12, std::string("\0\0\0\0IEND\xae\x42\x60\x82", 12)) == 0)
+      << p << " is truncated (no IEND at the end)";
   auto be32 = [&](int at) { return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | b[at + 3]; };
   return {be32(16), be32(20)};
 }
