@@ -101,6 +101,28 @@ TEST(Finetune, EveryIntegrationLearns) {
   }
 }
 
+// Proj: the LLM and the encoder frozen, only the bridge learns; the loss must
+// still fall, so gradients reach it through the LLM (both ways of reading the
+// user). A random frozen LLM barely listens to anything: this needs a trained one.
+TEST(Finetune, TheBridgeAloneLearns) {
+  USERLLM_SHARED_OR_SKIP(model, "models/stories260K/stories260K.bin");
+  test::ScratchDir dir;
+  const auto s = test::make_tiny_setup(dir);
+  for (auto integration : {bridge::IntegrationKind::kCrossAttention, bridge::IntegrationKind::kSoftPrompt}) {
+    const char* name = bridge::integration_name(integration);
+    SCOPED_TRACE(name);
+    auto o = tiny_options(s, integration, bridge::Strategy::kProj);
+    o.llm = model.string();
+    o.tokenizer = (model.parent_path() / "tok512.bin").string();
+    o.task = tasks::TaskKind::kFavoriteGenre;
+    train::finetune(dir / name, o, false);
+    auto losses = train_losses(dir / name);
+    const double first = mean(losses, 0, 3), last = mean(losses, losses.size() - 3, losses.size());
+    std::printf("%s, proj: first steps %.3f, last steps %.3f\n", name, first, last);
+    EXPECT_LT(last, first - 0.3) << "first steps " << first << ", last steps " << last;
+  }
+}
+
 TEST(Finetune, ResumeAfterAKillEqualsAnUninterruptedRun) {
   test::ScratchDir dir;
   const auto s = test::make_tiny_setup(dir);
