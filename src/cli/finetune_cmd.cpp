@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
@@ -32,7 +33,7 @@ void run_finetune(FinetuneArgs& a) {
   if (a.o.device.rfind("cuda", 0) == 0 && !torch::cuda::is_available())
     fail("--device " + a.o.device + ": no CUDA device is available");
   auto r = train::finetune(a.out, a.o, a.resume);
-  if (a.o.stop_after > 0 && r.step == a.o.stop_after) {
+  if (!std::filesystem::exists(std::filesystem::path(a.out) / "model.safetensors")) {  // --stop-after
     spdlog::info("stopped after step {} (--stop-after)", r.step);
     return;
   }
