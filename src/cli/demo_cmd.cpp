@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -101,13 +102,15 @@ void run_demo(const DemoArgs& a) {
   const std::string seed = std::to_string(a.seed);
 
   // Users, steps and sizes: the full demo fits in a few minutes on 2 cores; --quick only checks the wiring.
-  const std::string users = a.quick ? "60" : "2000", items = a.quick ? "120" : "1500";
+  const std::string users = a.quick ? "60" : "2000", items = a.quick ? "400" : "1500";
+  const std::string events = a.quick ? "60" : "250";
   const std::string enc_steps = a.quick ? "40" : "3000", lm_steps = a.quick ? "30" : "600";
   const std::string ft_steps = a.quick ? "12" : "300", eval_n = a.quick ? "6" : std::to_string(a.eval_examples);
-  const std::string history = std::to_string(a.history);
+  const std::string history = std::to_string(a.quick ? std::min(a.history, 40) : a.history);
 
   if (!fs::exists(out / ".done" / "data")) fs::remove_all(data);
-  steps.run("data", {"data", "synth", "--out", data, "--seed", seed, "--users", users, "--items", items});
+  steps.run("data", {"data", "synth", "--out", data, "--seed", seed, "--users", users, "--items", items,
+                       "--events-per-user", events});
 
   bool resume = prepare_run_dir(enc, fs::path(enc) / "checkpoint.pt") && !fs::exists(out / ".done" / "encoder");
   std::vector<std::string> enc_args = {"encoder", "pretrain", "--data", data, "--out", enc, "--fusion", "early",
@@ -155,12 +158,12 @@ void run_demo(const DemoArgs& a) {
                     {"flops_per_request", cost.at("flops_per_request")},
                     {"latency_ms", cost.at("latency_ms")},
                     {"llm_input_tokens", cost.at("llm_input_tokens")},
-                    {"history", a.history}});
+                    {"history", std::stoi(history)}});
   }
   write_file_atomic(out / "summary.json", rows.dump(2) + "\n");
 
   const double tp_flops = rows.back().at("llm_flops_per_request").get<double>();
-  std::printf("\nUser-LLM demo: synthetic data, history %d events, %s test users per task\n", a.history,
+  std::printf("\nUser-LLM demo: synthetic data, history %s events, %s test users per task\n", history.c_str(),
               eval_n.c_str());
   std::printf("%-16s %4s %9s %9s %9s %9s %12s %8s %9s %7s\n", "integration", "K", "genre acc", "true acc",
               "item R@5", "HR@1/20", "LLM GFLOPs", "TP/x", "latency", "tokens");
