@@ -4,27 +4,14 @@
 #pragma once
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
-#include <dlfcn.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
 
-namespace userllm::bench {
+#include "llm/threads.h"
 
-// OpenBLAS keeps its own thread pool (one thread per core by default), which
-// at::set_num_threads does not reach when libtorch calls it as generic BLAS.
-inline int openblas_threads() {
-  using Get = int (*)();
-  auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  return get ? get() : -1;
-}
-// Sets libtorch's intra-op threads and OpenBLAS's (when it is the BLAS).
-inline void set_threads(int n) {
-  at::set_num_threads(n);
-  using Set = void (*)(int);
-  if (auto set = reinterpret_cast<Set>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
-}
+namespace userllm::bench {
 
 inline void print_blas() {
   std::ifstream maps("/proc/self/maps");
@@ -38,7 +25,7 @@ inline void print_blas() {
   }
   std::printf("BLAS libraries mapped: %s\n", seen.empty() ? "(none found)" : seen.c_str());
   std::printf("threads: intra-op %d, inter-op %d, OpenBLAS %d\n", at::get_num_threads(), at::get_num_interop_threads(),
-              openblas_threads());
+              llm::openblas_threads());
   auto cfg = at::show_config();
   for (const char* key : {"BLAS_INFO", "LAPACK_INFO", "USE_MKL", "USE_OPENMP"}) {
     auto p = cfg.find(key);

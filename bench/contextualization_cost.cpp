@@ -403,7 +403,7 @@ std::vector<int64_t> parse_lengths(const std::string& s) {
 }
 
 int run(const Args& a) {
-  bench::set_threads(a.threads);
+  llm::set_threads(a.threads);
   bench::print_blas();
   ScratchDir scratch;
   const Workload w = load_workload(a, scratch.path, 32000);

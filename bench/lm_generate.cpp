@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "blas_info.h"
 #include "llm/checkpoint.h"
 #include "llm/generate.h"
 
@@ -28,25 +29,6 @@ double peak_rss_mb() {
   for (std::string line; std::getline(f, line);)
     if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return 0;
-}
-
-void print_blas() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line, seen;
-  while (std::getline(maps, line)) {
-    auto slash = line.rfind('/');
-    if (slash == std::string::npos) continue;
-    auto lib = line.substr(slash + 1);
-    if ((lib.find("blas") != std::string::npos || lib.find("mkl") != std::string::npos) && seen.find(lib) == std::string::npos)
-      seen += lib + " ";
-  }
-  std::printf("BLAS libraries mapped: %s\n", seen.empty() ? "(none found)" : seen.c_str());
-  std::printf("threads: intra-op %d, inter-op %d\n", at::get_num_threads(), at::get_num_interop_threads());
-  auto cfg = at::show_config();
-  for (const char* key : {"BLAS_INFO", "LAPACK_INFO", "USE_MKL", "USE_OPENMP"}) {
-    auto p = cfg.find(key);
-    if (p != std::string::npos) std::printf("  %s\n", cfg.substr(p, cfg.find_first_of(",\n", p) - p).c_str());
-  }
 }
 
 struct Result {
@@ -125,7 +107,7 @@ void report(const char* name, LlamaForCausalLM& model, int64_t prompt_len, int64
 
 int main(int argc, char** argv) {
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  print_blas();
+  bench::print_blas();
   const std::string stories = std::string(USERLLM_SHARED_DIR) + "/models/stories260K/stories260K.bin";
   if (std::ifstream(stories).good()) {
     auto m = load_model(stories);

@@ -2,17 +2,14 @@
 // clear line and exit with status 1; usage errors exit with CLI11's codes.
 #include <spdlog/spdlog.h>
 
-#include <ATen/Parallel.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
-#include <thread>
 
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/run_dir.h"
+#include "llm/threads.h"
 
 int main(int argc, char** argv) {
   userllm::set_command_line(argc, argv);
@@ -23,7 +20,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "No progress bars or info logs");
   int threads = 0;
   app.add_option("--threads", threads,
-                 "CPU threads for libtorch (0 = every core, unless OMP_NUM_THREADS is set)");
+                 "CPU threads for libtorch and OpenBLAS (0 = libtorch's default)");
   userllm::cli::add_data_commands(app);
   userllm::cli::add_encoder_commands(app);
   userllm::cli::add_lm_commands(app);
@@ -32,11 +29,9 @@ int main(int argc, char** argv) {
   userllm::cli::add_report_commands(app);
   userllm::cli::add_demo_commands(app);
   app.parse_complete_callback([&] {
-    // libtorch starts with one thread on some machines (cgroup limits): use the cores we have.
-    if (threads > 0)
-      at::set_num_threads(threads);
-    else if (!std::getenv("OMP_NUM_THREADS"))
-      at::set_num_threads(int(std::max(1u, std::thread::hardware_concurrency())));
+    // No default: for the small models here one thread is faster than two
+    // (measured 2.2x on a 2-core machine, docs/results.md), and libtorch's own default is 1 here.
+    if (threads > 0) userllm::llm::set_threads(threads);
     if (quiet) {
       userllm::Progress::set_enabled(false);
       spdlog::set_level(spdlog::level::warn);

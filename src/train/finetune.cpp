@@ -15,6 +15,7 @@
 #include "encoder/batch.h"
 #include "encoder/checkpoint.h"
 #include "llm/checkpoint.h"
+#include "llm/threads.h"
 #include "train/finetune_internal.h"
 
 namespace userllm::train {
@@ -171,7 +172,7 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   }
   check_options(o);
   make_absolute(o);
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.threads > 0) llm::set_threads(o.threads);
   const torch::Device device(o.device);
   if (!resume && (fs::exists(ckpt) || fs::exists(run / "model.safetensors")))
     fail(run.string() + ": already holds a run (use --resume to continue it, or another --out)");

@@ -283,3 +283,42 @@ TEST(UserLlm, ExpandedContextEqualsRepeatedContext) {
   model->set_cross_context(context.expand({2, -1, -1}), mask.expand({2, -1}));
   EXPECT_THROW(model->cross->expand_context(3), Error);
 }
+
+// The user is only in the context: every prompt is the same and the answer is
+// the class of the user's first history item. Each integration that reads
+// user vectors must learn it (a bridge that passes nothing stays at ln 8).
+TEST(UserLlm, AnswerThatOnlyTheContextHolds) {
+  for (auto [integration, perceiver] : {std::pair{IntegrationKind::kCrossAttention, 0},
+                                        std::pair{IntegrationKind::kCrossAttention, 3},
+                                        std::pair{IntegrationKind::kSoftPrompt, 0}}) {
+    auto model = make_model(integration, Strategy::kFull, perceiver);
+    model->train();
+    const int64_t B = 8;
+    auto history = torch::zeros({B, 3, 2}, torch::kLong);
+    for (int64_t b = 0; b < B; ++b) {
+      history[b][0][0] = 2 + b;  // the item that decides the answer
+      history[b][1][0] = 12;
+      history[b][2][0] = 13;
+      history[b].select(1, 1).fill_(2);
+    }
+    auto valid = torch::ones({B, 3}, torch::kBool);
+    auto ids = torch::tensor({1, 5, 6, 7, 0}, torch::kLong).repeat({B, 1});
+    ids.select(1, 4).copy_(torch::arange(20, 20 + B));
+    auto key_mask = torch::ones_like(ids);
+    auto loss_mask = torch::zeros({B, 5});
+    loss_mask.select(1, 4).fill_(1);
+    std::vector<torch::Tensor> params;
+    for (auto& [name, t] : model->trained_parameters()) params.push_back(t);
+    torch::optim::AdamW opt(params, torch::optim::AdamWOptions(3e-3).weight_decay(0));
+    double last = 0;
+    for (int step = 0; step < 150; ++step) {
+      opt.zero_grad();
+      auto loss = model->loss(history, valid, ids, key_mask, loss_mask);
+      loss.backward();
+      opt.step();
+      last = loss.item<double>();
+    }
+    EXPECT_LT(last, 0.5) << bridge::integration_name(integration) << " perceiver " << perceiver
+                         << ": the answer is only in the context (chance is ln 8 = 2.08)";
+  }
+}
