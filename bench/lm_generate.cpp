@@ -107,7 +107,7 @@ void report(const char* name, LlamaForCausalLM& model, int64_t prompt_len, int64
 
 int main(int argc, char** argv) {
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  bench::print_blas();
+  userllm::bench::print_blas();
   const std::string stories = std::string(USERLLM_SHARED_DIR) + "/models/stories260K/stories260K.bin";
   if (std::ifstream(stories).good()) {
     auto m = load_model(stories);
