@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "blas_info.h"
+#include "llm_100m.h"
 #include "bridge/gated_cross_attention.h"
 #include "bridge/perceiver.h"
 #include "bridge/projector.h"
@@ -223,14 +224,7 @@ struct Models {
 Models build_models(const Workload& w, int64_t context) {
   Models m;
   auto& c = m.config;  // the lm_generate bench's ~100M Llama, with a long context
-  c.vocab_size = 32000;
-  c.hidden_size = 768;
-  c.intermediate_size = 2048;
-  c.num_layers = 12;
-  c.num_heads = 12;
-  c.num_kv_heads = 4;
-  c.max_position_embeddings = context;
-  c.tie_word_embeddings = true;
+  c = bench::llm_100m_config(context);
   c.validate("bench LLM");
   torch::manual_seed(0);
   m.llm = llm::LlamaForCausalLM(c);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "blas_info.h"
+#include "llm_100m.h"
 #include "llm/checkpoint.h"
 #include "llm/generate.h"
 
@@ -115,15 +116,7 @@ int main(int argc, char** argv) {
   } else {
     std::printf("\n(stories260K absent: %s)\n", stories.c_str());
   }
-  LlamaConfig c;  // GPT-2-small-sized Llama: 12 x 768, vocab 32000, tied
-  c.vocab_size = 32000;
-  c.hidden_size = 768;
-  c.intermediate_size = 2048;
-  c.num_layers = 12;
-  c.num_heads = 12;
-  c.num_kv_heads = 4;
-  c.max_position_embeddings = 1024;
-  c.tie_word_embeddings = true;
+  LlamaConfig c = userllm::bench::llm_100m_config(1024);
   torch::manual_seed(0);
   LlamaForCausalLM big(c);
   big->eval();
