@@ -88,17 +88,11 @@ void check_options(const PretrainOptions& o, const Events& ev) {
   check_compatible(ev, o.model);
 }
 
-// The windows of optimiser step `step`: epoch e visits a permutation drawn from (seed, e).
+// The windows of optimiser step `step` (common/schedule.h).
 std::vector<Span> batch_at(const std::vector<Span>& windows, int64_t step, int64_t batch_size, uint64_t seed) {
-  const int64_t W = static_cast<int64_t>(windows.size());
-  const int64_t per_epoch = (W + batch_size - 1) / batch_size;
-  const int64_t epoch = step / per_epoch, first = (step % per_epoch) * batch_size;
-  std::vector<int64_t> order(W);
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(epoch));
-  std::shuffle(order.begin(), order.end(), rng);
   std::vector<Span> out;
-  for (int64_t i = first; i < std::min(W, first + batch_size); ++i) out.push_back(windows[order[i]]);
+  for (int64_t i : batch_indices(static_cast<int64_t>(windows.size()), step, batch_size, seed))
+    out.push_back(windows[static_cast<size_t>(i)]);
   return out;
 }
 

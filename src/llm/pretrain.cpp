@@ -139,16 +139,9 @@ torch::Tensor pack(const std::vector<int64_t>& stream, int64_t seq_len) {
   return t;
 }
 
-// The sequence indices of a step: epoch e visits a permutation drawn from (seed, e).
+// The sequence indices of a step (common/schedule.h).
 torch::Tensor batch_at(int64_t n, int64_t step, int64_t batch_size, uint64_t seed) {
-  const int64_t per_epoch = (n + batch_size - 1) / batch_size;
-  const int64_t epoch = step / per_epoch, first = (step % per_epoch) * batch_size;
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(epoch));
-  std::shuffle(order.begin(), order.end(), rng);
-  std::vector<int64_t> picked(order.begin() + first, order.begin() + std::min(n, first + batch_size));
-  return torch::tensor(picked, torch::kLong);
+  return torch::tensor(batch_indices(n, step, batch_size, seed), torch::kLong);
 }
 
 LlamaConfig model_config(const LmPretrainOptions& o, const Tokenizer& tok) {

@@ -72,17 +72,6 @@ bridge::UserLlm build_model(const FinetuneOptions& o, const data::Dataset& ds, c
 
 namespace {
 
-// The examples of a step: epoch e visits a permutation drawn from (seed, e).
-std::vector<int64_t> batch_at(int64_t n, int64_t step, int64_t batch_size, uint64_t seed) {
-  const int64_t per_epoch = (n + batch_size - 1) / batch_size;
-  const int64_t epoch = step / per_epoch, first = (step % per_epoch) * batch_size;
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(epoch));
-  std::shuffle(order.begin(), order.end(), rng);
-  return std::vector<int64_t>(order.begin() + first, order.begin() + std::min(n, first + batch_size));
-}
-
 std::vector<tasks::EncodedExample> encode_all(const data::Dataset& ds, const llm::Tokenizer& tok,
                                               const std::vector<tasks::Example>& examples,
                                               const tasks::PromptOptions& p, const char* what) {
@@ -240,7 +229,7 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   while (step < o.steps) {
     const double lr = warmup_cosine_lr(o.lr, o.min_lr_ratio, warmup, step, o.steps);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    const auto picked = batch_at(static_cast<int64_t>(train.size()), step, o.batch_size, o.seed);
+    const auto picked = batch_indices(static_cast<int64_t>(train.size()), step, o.batch_size, o.seed);
     auto b = gather(train, picked, ev.get(), device);
     auto loss = model->loss(b.history, b.valid, b.ids, b.key_mask, b.loss_mask);
     opt.zero_grad();
