@@ -25,7 +25,7 @@ torch::Tensor GatedCrossAttentionBlockImpl::forward(const torch::Tensor& h, cons
 }
 
 CrossAttentionStackImpl::CrossAttentionStackImpl(const GatedCrossAttentionOptions& o, std::vector<int64_t> layers)
-    : layers_(std::move(layers)) {
+    : o_(o), layers_(std::move(layers)) {
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (size_t i = 0; i < layers_.size(); ++i) {
     int64_t l = layers_[i];

@@ -59,8 +59,10 @@ class CrossAttentionStackImpl : public torch::nn::Module {
   void expand_context(int64_t rows);
   torch::Tensor apply(int64_t layer, const torch::Tensor& hidden);
   const std::vector<int64_t>& layers() const { return layers_; }
+  const GatedCrossAttentionOptions& options() const { return o_; }
 
  private:
+  GatedCrossAttentionOptions o_;
   std::vector<int64_t> layers_;
   std::vector<int64_t> block_of_layer_;  // -1 where no block follows
   torch::nn::ModuleList blocks_{nullptr};

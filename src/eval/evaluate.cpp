@@ -213,17 +213,10 @@ UserLlmShape shape_of(bridge::UserLlm& model) {
     s.projector = ProjectorShape{o.in_dim(), o.out_dim(), o.mlp(), o.hidden()};
   }
   if (model->cross) {
-    // The stack keeps no options: read the widths off the first block's weights.
-    auto params = model->cross->named_parameters();
-    auto weight = [&](const std::string& name) {
-      const torch::Tensor* t = params.find(name);
-      if (!t || t->dim() != 2) fail("cross-attention: no 2-d parameter " + name);
-      return *t;
-    };
+    const auto& o = model->cross->options();
     s.cross.blocks = int64_t(model->cross->layers().size());
-    s.cross.context_dim = weight("blocks.0.cross_attn.k_proj.weight").size(1);
-    auto fc1 = weight("blocks.0.ff.fc1.weight");  // [mult * D, D]
-    s.cross.ff_mult = fc1.size(0) / fc1.size(1);
+    s.cross.context_dim = o.context_dim();
+    s.cross.ff_mult = o.ff_mult();
   }
   return s;
 }
