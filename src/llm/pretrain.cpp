@@ -19,6 +19,7 @@
 #include "common/utf8.h"
 #include "llm/bpe_trainer.h"
 #include "llm/checkpoint.h"
+#include "llm/optimizer_state.h"
 #include "llm/tokenizer.h"
 
 namespace userllm::llm {
@@ -225,14 +226,7 @@ int64_t load_checkpoint(const fs::path& file, LlamaForCausalLM& model, torch::op
       if (params[name].sizes().vec() != sizes) fail(file.string() + ": tensor '" + name + "' has the wrong shape");
     archive.read("optimizer", opt_archive);
     opt.load(opt_archive);
-    for (const auto& group : opt.param_groups())
-      for (const auto& p : group.params()) {
-        auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-        if (it == opt.state().end()) continue;
-        auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
-        if (s.exp_avg().sizes() != p.sizes() || s.exp_avg_sq().sizes() != p.sizes())
-          fail(file.string() + ": optimiser state does not match the model");
-      }
+    check_adamw_state(opt, file.string());
     return step.toInt();
   } catch (const c10::Error& e) {
     fail(file.string() + ": unreadable checkpoint (" + std::string(e.what_without_backtrace()) + ")");

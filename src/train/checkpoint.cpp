@@ -6,6 +6,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "llm/optimizer_state.h"
 #include "train/finetune_internal.h"
 
 namespace userllm::train {
@@ -63,14 +64,7 @@ int64_t load_checkpoint(const std::filesystem::path& file, const NamedTensors& t
     }
     archive.read("optimizer", opt_archive);
     opt.load(opt_archive);
-    for (const auto& group : opt.param_groups())
-      for (const auto& p : group.params()) {
-        auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-        if (it == opt.state().end()) continue;
-        auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
-        if (s.exp_avg().sizes() != p.sizes() || s.exp_avg_sq().sizes() != p.sizes())
-          fail(f + ": optimiser state does not match the model");
-      }
+    llm::check_adamw_state(opt, f);
     torch::Tensor rng;
     archive.read("rng", rng, /*is_buffer=*/true);
     at::Generator gen = at::detail::getDefaultCPUGenerator();
