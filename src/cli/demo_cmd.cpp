@@ -8,15 +8,24 @@
 // Every step runs as its own `userllm` command, so each run directory records
 // the exact command that made it. A finished step leaves a marker in
 // DIR/.done/; an interrupted demo re-run skips those and resumes a
-// fine-tuning run from its last checkpoint.
+// fine-tuning run from its last checkpoint. Independent steps run side by side
+// (--jobs, one libtorch thread each, output in DIR/logs/): for these small
+// models one thread per process is faster than two threads in one.
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
@@ -36,6 +45,7 @@ struct DemoArgs {
   bool quick = false;  // a tiny configuration that only checks the pipeline (tests)
   uint64_t seed = 1;
   int64_t eval_examples = 200;
+  int jobs = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 };
 
 struct Integration {
@@ -53,9 +63,13 @@ const std::vector<Integration> kIntegrations = {
 
 class Steps {
  public:
-  explicit Steps(const fs::path& out) : done_(out / ".done") { fs::create_directories(done_); }
+  Steps(const fs::path& out, int jobs) : done_(out / ".done"), logs_(out / "logs"), jobs_(jobs) {
+    fs::create_directories(done_);
+    if (jobs_ > 1) fs::create_directories(logs_);
+  }
 
-  // Runs `userllm args...` unless the step already finished.
+  // Runs `userllm args...` unless the step already finished. With jobs > 1
+  // the step may run beside others: its output goes to DIR/logs/NAME.log.
   void run(const std::string& name, std::vector<std::string> args) {
     if (fs::exists(done_ / name)) {
       spdlog::info("demo: {} already done, skipped", name);
@@ -63,16 +77,66 @@ class Steps {
     }
     std::string shown = "userllm";
     for (const auto& a : args) shown += " " + a;
-    std::fprintf(stderr, "\n== %s\n$ %s\n", name.c_str(), shown.c_str());
+    const fs::path log = logs_ / (name + ".log");
+    say("\n== " + name + "\n$ " + shown + (jobs_ > 1 ? "\n  (output: " + log.string() + ")" : "") + "\n");
+    if (jobs_ > 1) args.insert(args.begin(), {"--threads", "1"});
     args.insert(args.begin(), self_executable().string());
-    int rc = run_process(args);
-    if (rc != 0) fail("demo step '" + name + "' failed (exit status " + std::to_string(rc) + "): " + shown);
+    const auto t0 = std::chrono::steady_clock::now();
+    const int rc = jobs_ > 1 ? run_process(args, log) : run_process(args);
+    if (rc != 0) {
+      if (jobs_ > 1) say(tail(log, 15));
+      fail("demo step '" + name + "' failed (exit status " + std::to_string(rc) + "): " + shown);
+    }
     write_file_atomic(done_ / name, shown + "\n");
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (jobs_ > 1) say("== " + name + " done in " + std::to_string(static_cast<int>(secs)) + " s\n");
   }
 
  private:
-  fs::path done_;
+  void say(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::fputs(text.c_str(), stderr);
+  }
+
+  static std::string tail(const fs::path& file, size_t lines) {
+    std::ifstream in(file);
+    std::vector<std::string> all;
+    for (std::string line; std::getline(in, line);) all.push_back(line);
+    std::string s;
+    for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) s += "  | " + all[i] + "\n";
+    return s;
+  }
+
+  fs::path done_, logs_;
+  int jobs_;
+  std::mutex mutex_;
 };
+
+// Runs the chains, at most `jobs` at a time, each chain's steps in order.
+// After a failure no new chain starts; the first error is rethrown once the
+// running ones end.
+void run_chains(const std::vector<std::function<void()>>& chains, int jobs) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex mutex;
+  auto worker = [&] {
+    for (size_t i; !failed && (i = next++) < chains.size();) {
+      try {
+        chains[i]();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::min<int>(jobs, static_cast<int>(chains.size())); ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+}
 
 // Fresh directory for a step that has not finished: --resume when it left a checkpoint.
 bool prepare_run_dir(const fs::path& run, const fs::path& checkpoint) {
@@ -97,7 +161,7 @@ double metric(const nlohmann::json& eval, const std::string& key) {
 void run_demo(const DemoArgs& a) {
   const fs::path out = a.out;
   fs::create_directories(out);
-  Steps steps(out);
+  Steps steps(out, a.jobs);
   const std::string data = (out / "data").string(), enc = (out / "encoder").string(), lm = (out / "lm").string();
   const std::string seed = std::to_string(a.seed);
 
@@ -112,35 +176,47 @@ void run_demo(const DemoArgs& a) {
   steps.run("data", {"data", "synth", "--out", data, "--seed", seed, "--users", users, "--items", items,
                        "--events-per-user", events});
 
-  bool resume = prepare_run_dir(enc, fs::path(enc) / "checkpoint.pt") && !fs::exists(out / ".done" / "encoder");
-  std::vector<std::string> enc_args = {"encoder", "pretrain", "--data", data, "--out", enc, "--fusion", "early",
-                                       "--layers", "1", "--heads", "2", "--dim", "32", "--max-len", "50", "--steps",
-                                       enc_steps, "--batch-size", "32", "--lr", "3e-3", "--sampled-softmax", "256",
-                                       "--field-weight", "genre=3", "--seed", seed};
-  if (resume) enc_args.push_back("--resume");
-  steps.run("encoder", enc_args);
-
-  steps.run("corpus", {"data", "corpus", data, "--out", (out / "corpus.txt").string()});
-  resume = prepare_run_dir(lm, fs::path(lm) / "run" / "checkpoint.pt") && !fs::exists(out / ".done" / "lm");
-  std::vector<std::string> lm_args = {"lm",  "pretrain", "--corpus",  (out / "corpus.txt").string(),
-                                      "--out", lm, "--seq-len", "256", "--steps", lm_steps, "--seed", seed};
-  if (resume) lm_args.push_back("--resume");
-  steps.run("lm", lm_args);
+  // The encoder and the LM are independent; so are the eight fine-tuning runs.
+  auto pretrain_encoder = [&] {
+    bool resume = prepare_run_dir(enc, fs::path(enc) / "checkpoint.pt") && !fs::exists(out / ".done" / "encoder");
+    std::vector<std::string> args = {"encoder", "pretrain", "--data", data, "--out", enc, "--fusion", "early",
+                                     "--layers", "1", "--heads", "2", "--dim", "32", "--max-len", "50", "--steps",
+                                     enc_steps, "--batch-size", "32", "--lr", "3e-3", "--sampled-softmax", "256",
+                                     "--field-weight", "genre=3", "--seed", seed};
+    if (resume) args.push_back("--resume");
+    steps.run("encoder", args);
+  };
+  auto pretrain_lm = [&] {
+    steps.run("corpus", {"data", "corpus", data, "--out", (out / "corpus.txt").string()});
+    bool resume = prepare_run_dir(lm, fs::path(lm) / "run" / "checkpoint.pt") && !fs::exists(out / ".done" / "lm");
+    std::vector<std::string> args = {"lm",  "pretrain", "--corpus",  (out / "corpus.txt").string(),
+                                     "--out", lm, "--seq-len", "256", "--steps", lm_steps, "--seed", seed};
+    if (resume) args.push_back("--resume");
+    steps.run("lm", args);
+  };
+  run_chains({pretrain_lm, pretrain_encoder}, a.jobs);
 
   std::vector<std::string> runs;
   for (const std::string task : {"favorite-genre", "next-item"})
-    for (const auto& in : kIntegrations) {
-      const std::string name = task + "-" + in.name, run = (out / name).string();
-      resume = prepare_run_dir(run, fs::path(run) / "run" / "checkpoint.pt") && !fs::exists(out / ".done" / name);
-      std::vector<std::string> ft = {"finetune",  "--data",        data,  "--encoder", enc,     "--llm",
-                                     lm,          "--task",        task,  "--integration", in.integration,
-                                     "--perceiver", std::to_string(in.perceiver), "--strategy", "full",
-                                     "--history", history, "--steps", ft_steps, "--seed", seed, "--out", run};
-      if (resume) ft.push_back("--resume");
-      steps.run(name, ft);
-      steps.run(name + ".eval", {"evaluate", "--run", run, "--split", "test", "--max-examples", eval_n});
-      runs.push_back(run);
+    for (const auto& in : kIntegrations) runs.push_back((out / (task + "-" + in.name)).string());
+  // The longest first (kIntegrations ends with the text prompt, then the soft prompt: they read the most
+  // positions), so that the lanes end together.
+  std::vector<std::function<void()>> chains;
+  for (auto in = kIntegrations.rbegin(); in != kIntegrations.rend(); ++in)
+    for (const std::string task : {"favorite-genre", "next-item"}) {
+      const std::string name = task + "-" + in->name, run = (out / name).string();
+      chains.push_back([&, task, in = *in, name, run] {
+        bool resume = prepare_run_dir(run, fs::path(run) / "run" / "checkpoint.pt") && !fs::exists(out / ".done" / name);
+        std::vector<std::string> ft = {"finetune",  "--data",        data,  "--encoder", enc,     "--llm",
+                                       lm,          "--task",        task,  "--integration", in.integration,
+                                       "--perceiver", std::to_string(in.perceiver), "--strategy", "full",
+                                       "--history", history, "--steps", ft_steps, "--seed", seed, "--out", run};
+        if (resume) ft.push_back("--resume");
+        steps.run(name, ft);
+        steps.run(name + ".eval", {"evaluate", "--run", run, "--split", "test", "--max-examples", eval_n});
+      });
     }
+  run_chains(chains, a.jobs);
 
   // One row per integration: quality from both tasks, cost of a next-item request.
   nlohmann::json rows = nlohmann::json::array();
@@ -195,6 +271,8 @@ void add_demo_commands(CLI::App& app) {
   c->add_option("--history", a->history, "events of history per request (L)")->capture_default_str();
   c->add_option("--seed", a->seed, "seed of every step")->capture_default_str();
   c->add_option("--eval-examples", a->eval_examples, "test users evaluated per run")->capture_default_str();
+  c->add_option("--jobs", a->jobs, "steps run side by side, one thread each (default: the cores)")
+      ->capture_default_str();
   c->add_flag("--quick", a->quick, "tiny sizes that only check the pipeline (minutes become seconds)");
   c->callback([a] { run_demo(*a); });
 }

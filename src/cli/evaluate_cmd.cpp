@@ -28,10 +28,7 @@ data::Split parse_eval_split(const std::string& s) {
 void run_evaluate(const EvaluateArgs& a) {
   const data::Split split = parse_eval_split(a.split);
   train::LoadedRun r = train::load_run(a.run, a.device);
-  tasks::TaskOptions t;
-  t.kind = r.options.task;
-  t.history = r.options.history;
-  t.max_train_per_user = r.options.max_train_per_user;
+  const tasks::TaskOptions t = train::task_options(r.options);
   const data::GroundTruth* gt = r.ground_truth ? &*r.ground_truth : nullptr;
   auto examples = tasks::build_examples(*r.dataset, t, split, gt);
   nlohmann::json out =

@@ -66,6 +66,9 @@ void add_finetune_commands(CLI::App& app) {
   c->add_option("--cross-every", o.model.cross_every, "a cross-attention block after every k-th LLM layer")->capture_default_str();
   c->add_option("--lora-rank", o.model.lora.rank, "LoRA rank (--strategy lora)")->capture_default_str();
   c->add_option("--history", o.history, "events of history per example (L)")->capture_default_str();
+  c->add_option("--min-history", o.min_history, "only targets with at least N events before them")
+      ->capture_default_str();
+  c->add_flag("--random-encoder", o.random_encoder, "ablation: the encoder's shape with fresh (seeded) weights");
   c->add_option("--max-train-per-user", o.max_train_per_user, "train examples per user (0: all)")->capture_default_str();
   c->add_option("--context", o.context, "LLM positions for prompt + answer (0: the LLM's maximum)")->capture_default_str();
   c->add_option("--answer-reserve", o.answer_reserve, "positions kept for the answer when cutting the text history (0: 128 for review, else 32)")
@@ -74,6 +77,8 @@ void add_finetune_commands(CLI::App& app) {
   c->add_option("--batch-size", o.batch_size, "examples per step")->capture_default_str();
   c->add_option("--lr", o.lr, "peak learning rate (AdamW)")->capture_default_str();
   c->add_option("--weight-decay", o.weight_decay, "AdamW weight decay")->capture_default_str();
+  c->add_option("--gate-lr-scale", o.gate_lr_scale, "the cross-attention gates learn at lr times this")
+      ->capture_default_str();
   c->add_option("--warmup", o.warmup, "warmup steps (-1: min(steps/10, 100))")->capture_default_str();
   c->add_option("--clip", o.clip, "gradient-norm clip")->capture_default_str();
   c->add_option("--seed", o.seed, "seed of the initialisation, the data order and dropout")->capture_default_str();

@@ -13,6 +13,9 @@ namespace userllm {
 // killed). Throws userllm::Error when it cannot be started.
 int run_process(const std::vector<std::string>& argv);
 
+// The same with stdout and stderr written to `log` (created or truncated).
+int run_process(const std::vector<std::string>& argv, const std::filesystem::path& log);
+
 // This executable's path (/proc/self/exe).
 std::filesystem::path self_executable();
 

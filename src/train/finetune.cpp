@@ -50,6 +50,15 @@ void set_train_mode(bridge::UserLlm& model) {
   if (s == bridge::Strategy::kEnc || s == bridge::Strategy::kProj) model->llm->eval();
 }
 
+tasks::TaskOptions task_options(const FinetuneOptions& o) {
+  tasks::TaskOptions t;
+  t.kind = o.task;
+  t.history = o.history;
+  t.max_train_per_user = o.max_train_per_user;
+  t.min_history = o.min_history;
+  return t;
+}
+
 bridge::UserLlm build_model(const FinetuneOptions& o, const data::Dataset& ds, const torch::Device& device) {
   llm::LoadOptions lo;
   lo.device = device;
@@ -61,6 +70,11 @@ bridge::UserLlm build_model(const FinetuneOptions& o, const data::Dataset& ds, c
       encoder::check_compatible(encoder::events_from(ds, enc->options().time_gap), enc->options());
     } catch (const Error& e) {
       fail("--encoder " + o.encoder + " does not fit --data " + o.data + ": " + e.what());
+    }
+    if (o.random_encoder) {
+      torch::manual_seed(o.seed + 2);  // the same fresh weights again when the run is loaded
+      enc = encoder::UserEncoder(enc->options());
+      enc->to(device);
     }
   }
   torch::manual_seed(o.seed);  // the bridge's initialisation (and LoRA's) follows the seed
@@ -121,6 +135,13 @@ double validation_loss(bridge::UserLlm& model, const std::vector<tasks::EncodedE
   return tokens > 0 ? total / tokens : 0.0;
 }
 
+bool is_gate(const std::string& name) {
+  auto ends_with = [&](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends_with(".attn_gate") || ends_with(".ff_gate");
+}
+
 int64_t numel(const NamedTensors& ts) {
   int64_t n = 0;
   for (const auto& [name, t] : ts) n += t.numel();
@@ -176,10 +197,7 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   if (model->encoder) ev = std::make_unique<encoder::Events>(encoder::events_from(ds, model->encoder->options().time_gap));
   const tasks::PromptOptions prompt = prompt_options(o, model);
 
-  tasks::TaskOptions to;
-  to.kind = o.task;
-  to.history = o.history;
-  to.max_train_per_user = o.max_train_per_user;
+  const tasks::TaskOptions to = task_options(o);
   const auto train = encode_all(ds, *tok, tasks::build_examples(ds, to, data::Split::kTrain), prompt, "train");
   const auto val = encode_all(
       ds, *tok, subset(tasks::build_examples(ds, to, data::Split::kValidation), o.eval_examples, o.seed), prompt,
@@ -189,9 +207,21 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
 
   const NamedTensors trained = model->trained_parameters();
   if (trained.empty()) fail("finetune: the strategy leaves nothing to train");
-  std::vector<torch::Tensor> params;
-  for (const auto& [name, t] : trained) params.push_back(t);
-  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  // Two groups: every trained tensor, and the gates at gate_lr_scale x lr.
+  std::vector<torch::Tensor> params, others, gates;
+  for (const auto& [name, t] : trained) {
+    params.push_back(t);
+    (is_gate(name) ? gates : others).push_back(t);
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<double> group_scale;
+  for (auto [group, scale] : {std::pair{&others, 1.0}, std::pair{&gates, o.gate_lr_scale}})
+    if (!group->empty()) {
+      groups.emplace_back(*group, std::make_unique<torch::optim::AdamWOptions>(
+                                      torch::optim::AdamWOptions(o.lr * scale).weight_decay(o.weight_decay)));
+      group_scale.push_back(scale);
+    }
+  torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   const int64_t warmup = o.warmup >= 0 ? o.warmup : std::min<int64_t>(o.steps / 10, 100);
   const int64_t ckpt_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every > 0 ? o.eval_every : o.steps;
 
@@ -228,7 +258,8 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   int64_t examples_since = 0;
   while (step < o.steps) {
     const double lr = warmup_cosine_lr(o.lr, o.min_lr_ratio, warmup, step, o.steps);
-    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    for (size_t g = 0; g < group_scale.size(); ++g)
+      static_cast<torch::optim::AdamWOptions&>(opt.param_groups()[g].options()).lr(lr * group_scale[g]);
     const auto picked = batch_indices(static_cast<int64_t>(train.size()), step, o.batch_size, o.seed);
     auto b = gather(train, picked, ev.get(), device);
     auto loss = model->loss(b.history, b.valid, b.ids, b.key_mask, b.loss_mask);

@@ -39,11 +39,17 @@ struct FinetuneOptions {
   tasks::TaskKind task = tasks::TaskKind::kNextItem;
   int history = 50;              // L
   int max_train_per_user = 1;    // train examples per user (tasks::TaskOptions)
+  int min_history = 1;           // only targets with at least this many events before them
+  bool random_encoder = false;   // ablation: the encoder's shape with fresh weights (seeded), not its training
   bridge::UserLlmOptions model;
   int64_t context = 0;           // LLM positions for prompt + answer; 0 = the LLM's max_position_embeddings
   int64_t answer_reserve = 0;    // 0 = 128 for review, else 32
   int64_t steps = 300, batch_size = 16;
   double lr = 1e-3, min_lr_ratio = 0.1, weight_decay = 0.0, clip = 1.0;
+  // The cross-attention gates' learning rate is lr times this. A tanh gate at
+  // zero opens only as fast as AdamW moves it (about lr per step), and while it
+  // is small the block's contribution stays small: see docs/results.md.
+  double gate_lr_scale = 100.0;
   int64_t warmup = -1;           // -1 = min(steps / 10, 100)
   uint64_t seed = 1;
   int64_t eval_every = 100;      // validation loss every N steps (and at the end); 0 = only at the end
@@ -57,6 +63,8 @@ struct FinetuneOptions {
 
 nlohmann::json to_json(const FinetuneOptions& o);
 FinetuneOptions finetune_options_from_json(const nlohmann::json& j);  // throws userllm::Error
+// The examples a run trains and is evaluated on.
+tasks::TaskOptions task_options(const FinetuneOptions& o);
 
 struct FinetuneResult {
   int64_t step = 0;

@@ -11,9 +11,10 @@ namespace userllm::train {
 nlohmann::json to_json(const FinetuneOptions& o) {
   return {{"data", o.data}, {"encoder", o.encoder}, {"llm", o.llm}, {"tokenizer", o.tokenizer},
           {"task", tasks::task_name(o.task)}, {"history", o.history}, {"max_train_per_user", o.max_train_per_user},
+          {"min_history", o.min_history}, {"random_encoder", o.random_encoder},
           {"model", bridge::to_json(o.model)}, {"context", o.context}, {"answer_reserve", o.answer_reserve},
           {"steps", o.steps}, {"batch_size", o.batch_size}, {"lr", o.lr}, {"min_lr_ratio", o.min_lr_ratio},
-          {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"warmup", o.warmup}, {"seed", o.seed},
+          {"gate_lr_scale", o.gate_lr_scale}, {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"warmup", o.warmup}, {"seed", o.seed},
           {"eval_every", o.eval_every}, {"eval_examples", o.eval_examples},
           {"checkpoint_every", o.checkpoint_every}, {"log_every", o.log_every}, {"device", o.device},
           {"threads", o.threads}};
@@ -29,6 +30,8 @@ FinetuneOptions finetune_options_from_json(const nlohmann::json& j) {
     o.task = tasks::parse_task(j.at("task").get<std::string>());
     o.history = j.at("history");
     o.max_train_per_user = j.at("max_train_per_user");
+    o.min_history = j.value("min_history", 1);  // runs made before these options existed
+    o.random_encoder = j.value("random_encoder", false);
     o.model = bridge::user_llm_options_from_json(j.at("model"));
     o.context = j.at("context");
     o.answer_reserve = j.at("answer_reserve");
@@ -36,6 +39,7 @@ FinetuneOptions finetune_options_from_json(const nlohmann::json& j) {
     o.batch_size = j.at("batch_size");
     o.lr = j.at("lr");
     o.min_lr_ratio = j.at("min_lr_ratio");
+    o.gate_lr_scale = j.value("gate_lr_scale", 1.0);  // runs made before the option existed
     o.weight_decay = j.at("weight_decay");
     o.clip = j.at("clip");
     o.warmup = j.at("warmup");
@@ -70,6 +74,9 @@ void check_options(const FinetuneOptions& o) {
          "--encoder " + o.encoder + ": not an encoder run (no encoder.json)");
   }
   need(o.history >= 1, "--history must be >= 1");
+  need(o.min_history >= 1 && o.min_history <= o.history, "--min-history must be in [1, --history]");
+  need(!o.random_encoder || o.model.integration != bridge::IntegrationKind::kText,
+       "--random-encoder needs an integration that reads the encoder");
   need(o.max_train_per_user >= 0, "--max-train-per-user must be >= 0");
   need(o.context >= 0, "--context must be >= 0 (0 = the LLM's maximum)");
   need(o.answer_reserve >= 0, "--answer-reserve must be >= 0");
@@ -78,6 +85,7 @@ void check_options(const FinetuneOptions& o) {
   need(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0");
   need(o.min_lr_ratio >= 0 && o.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]");
   need(o.weight_decay >= 0, "weight_decay must be >= 0");
+  need(o.gate_lr_scale > 0 && std::isfinite(o.gate_lr_scale), "--gate-lr-scale must be > 0");
   need(o.clip > 0, "--clip must be > 0");
   need(o.eval_every >= 0 && o.eval_examples >= 0 && o.checkpoint_every >= 0, "--eval-every, --eval-examples and --checkpoint-every must be >= 0");
   need(o.log_every >= 1, "--log-every must be >= 1");

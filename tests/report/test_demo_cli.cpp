@@ -1,6 +1,7 @@
 // `userllm demo --quick` end to end: every step runs as its own command, the
 // table lands in summary.json with the documented fields, the report is
-// written, and a second run resumes (skips) everything already done.
+// written, and a second run resumes (skips) everything already done. Two
+// jobs: independent steps run side by side, each logging to DIR/logs/.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,8 +16,10 @@ namespace fs = std::filesystem;
 TEST(DemoCli, QuickDemoWritesSummaryAndReport) {
   userllm::test::ScratchDir dir;
   const fs::path out = dir.path() / "demo";
-  auto r = userllm::test::run_cli("demo --quick --out " + out.string());
+  auto r = userllm::test::run_cli("demo --quick --jobs 2 --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* step : {"encoder", "lm", "next-item-text", "favorite-genre-soft-prompt.eval"})
+    EXPECT_GT(fs::file_size(out / "logs" / (std::string(step) + ".log")), 0u) << step;
 
   std::ifstream f(out / "summary.json");
   ASSERT_TRUE(f) << "no summary.json";

@@ -66,6 +66,13 @@ TEST(Tasks, NextItemSplitsAndHistory) {
   EXPECT_EQ(train[0].begin, ds.user_begin(a));  // history clipped at the user's first event
   opts.max_train_per_user = 0;
   EXPECT_EQ(tasks::build_examples(ds, opts, data::Split::kTrain).size(), 3u);  // targets 1..3 of a
+
+  // --min-history: b's test target has two events before it, a's has five (three read).
+  opts.min_history = 3;
+  auto long_only = tasks::build_examples(ds, opts, data::Split::kTest);
+  ASSERT_EQ(long_only.size(), 1u);
+  EXPECT_EQ(long_only[0].user, a);
+  EXPECT_EQ(tasks::build_examples(ds, opts, data::Split::kTrain).size(), 1u);  // a's target 3 only
 }
 
 TEST(Tasks, FavoriteGenreCountsEveryGenreAndBreaksTiesByRecency) {

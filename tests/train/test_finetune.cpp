@@ -246,6 +246,49 @@ TEST(Finetune, LoadRunRebuildsTheTrainedModel) {
   }
 }
 
+TEST(Finetune, GatesLearnAtTheirOwnRate) {
+  test::ScratchDir dir;
+  const auto s = test::make_tiny_setup(dir);
+  // One AdamW step from zero moves a parameter by lr (its first update is the gradient's sign).
+  for (double scale : {1.0, 50.0}) {
+    auto o = tiny_options(s, bridge::IntegrationKind::kCrossAttention);
+    o.steps = 1;
+    o.warmup = 0;
+    o.lr = 1e-3;
+    o.gate_lr_scale = scale;
+    const fs::path run = dir / ("scale" + std::to_string(int(scale)));
+    train::finetune(run, o, false);
+    int gates = 0;
+    for (const auto& [name, t] : llm::read_safetensors(run / "model.safetensors"))
+      if (name.find("_gate") != std::string::npos) {
+        EXPECT_NEAR(std::abs(t.item<double>()), o.lr * scale, 1e-3 * o.lr * scale) << name;
+        ++gates;
+      }
+    EXPECT_EQ(gates, 4);
+  }
+}
+
+TEST(Finetune, RandomEncoderAblationIsSeededAndReloads) {
+  test::ScratchDir dir;
+  const auto s = test::make_tiny_setup(dir);
+  auto ds = data::Dataset::open(s.data);
+  auto o = tiny_options(s, bridge::IntegrationKind::kSoftPrompt, bridge::Strategy::kProj);
+  o.steps = 2;
+  o.random_encoder = true;
+  train::finetune(dir / "run", o, false);
+  auto pretrained = train::build_model([&] { auto p = o; p.random_encoder = false; return p; }(), ds, torch::kCPU);
+  auto loaded = train::load_run(dir / "run");
+  EXPECT_TRUE(loaded.options.random_encoder);
+  auto a = loaded.model->encoder->named_parameters(), b = pretrained->encoder->named_parameters();
+  auto c = train::build_model(o, ds, torch::kCPU)->encoder->named_parameters();
+  bool differs = false;
+  for (const auto& p : a) {
+    differs |= !torch::equal(p.value(), b[p.key()]);
+    EXPECT_TRUE(torch::equal(p.value(), c[p.key()])) << p.key();  // the same fresh weights each time
+  }
+  EXPECT_TRUE(differs) << "the ablation kept the pretrained weights";
+}
+
 TEST(Finetune, RejectsImpossibleOptions) {
   test::ScratchDir dir;
   const auto s = test::make_tiny_setup(dir);
