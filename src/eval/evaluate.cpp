@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "eval/metrics.h"
 #include "eval/request.h"
 #include "eval/title_trie.h"
+#include "tasks/text_history.h"
 #include "tasks/tokenize.h"
 
 namespace userllm::eval {
@@ -156,8 +158,16 @@ struct TaskRunner {
 // Means over the evaluated requests, for the FLOPs shape and the reported cost.
 struct CostTally {
   double prompt_tokens = 0, answer_tokens = 0, history_events = 0, history_tokens = 0, llm_input_tokens = 0;
-  void add(bridge::UserLlm& model, const tasks::EncodedExample& e, const UserSide& u) {
+  // The text prompt's whole history, uncut: what TP would read if the LLM's context held it.
+  double full_history_events = 0, full_history_tokens = 0;
+  void add(bridge::UserLlm& model, const data::Dataset& ds, const llm::Tokenizer& tok, const tasks::EncodedExample& e,
+           const UserSide& u) {
     const bool text = model->options().integration == IntegrationKind::kText;
+    if (text) {
+      full_history_events += double(e.history_end - e.history_begin);
+      full_history_tokens += double(
+          tasks::render_history(ds, e.history_begin, e.history_end, tok, std::numeric_limits<int64_t>::max()).tokens);
+    }
     prompt_tokens += double(e.prompt.size()) - double(e.history_text_tokens);
     answer_tokens += double(e.answer.size());
     history_events += text ? double(e.history_text_events) : double(u.events);
@@ -166,7 +176,9 @@ struct CostTally {
     if (model->options().integration == IntegrationKind::kSoftPrompt) llm_input_tokens += u.mask.sum().item<double>();
   }
   void divide(double n) {
-    for (double* x : {&prompt_tokens, &answer_tokens, &history_events, &history_tokens, &llm_input_tokens}) *x /= n;
+    for (double* x : {&prompt_tokens, &answer_tokens, &history_events, &history_tokens, &llm_input_tokens,
+                      &full_history_events, &full_history_tokens})
+      *x /= n;
   }
 };
 
@@ -240,7 +252,7 @@ nlohmann::json evaluate(bridge::UserLlm& model, const data::Dataset& ds, const e
   for (size_t i : picked) {
     encoded.push_back(tasks::encode_example(ds, tok, examples[i], prompt));
     UserSide u = user_side(model, ev, encoded.back());
-    tally.add(model, encoded.back(), u);
+    tally.add(model, ds, tok, encoded.back(), u);
     runner.run(examples[i], encoded.back(), u, values);
     bar.add();
   }
@@ -276,6 +288,15 @@ nlohmann::json evaluate(bridge::UserLlm& model, const data::Dataset& ds, const e
       {"llm_input_tokens", tally.llm_input_tokens},
       {"history_events", tally.history_events},
   };
+  if (model->options().integration == IntegrationKind::kText) {
+    RequestShape full = r;
+    full.history_events = std::llround(tally.full_history_events);
+    full.history_tokens = std::llround(tally.full_history_tokens);
+    const FlopsBreakdown g = request_flops(Integration::kTextPrompt, shape_of(model), full);
+    out["cost"]["full_history"] = {{"history_events", tally.full_history_events},
+                                   {"history_tokens", tally.full_history_tokens},
+                                   {"llm_flops_per_request", g.llm_prefill + g.llm_decode}};
+  }
   return out;
 }
 

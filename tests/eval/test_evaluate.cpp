@@ -289,6 +289,13 @@ TEST_F(Evaluate, HistoryLengthMovesTextCostNotCrossAttention) {
   EXPECT_LT(t2["llm_flops_per_request"].get<int64_t>(), t12["llm_flops_per_request"].get<int64_t>());
   EXPECT_LT(t2["llm_input_tokens"].get<double>(), t12["llm_input_tokens"].get<double>());
   EXPECT_EQ(t12["flops"]["encoder"], 0);
+  // cost.full_history: TP over the uncut history. Two events fit the context, so it is what TP read;
+  // twelve do not, and reading them all would cost more.
+  EXPECT_DOUBLE_EQ(t2["full_history"]["history_events"].get<double>(), t2["history_events"].get<double>());
+  EXPECT_EQ(t2["full_history"]["llm_flops_per_request"], t2["llm_flops_per_request"]);
+  EXPECT_GT(t12["full_history"]["history_events"].get<double>(), t12["history_events"].get<double>());
+  EXPECT_GT(t12["full_history"]["llm_flops_per_request"].get<int64_t>(), t12["llm_flops_per_request"].get<int64_t>());
+  EXPECT_FALSE(c12.contains("full_history"));
 }
 
 TEST_F(Evaluate, SampledSubsetAndBadOptions) {
