@@ -37,6 +37,24 @@ std::string integration_label(const train::FinetuneOptions& o) {
   return s;
 }
 
+// A line of a figure: the integration, plus what tells apart the runs drawn
+// beside it (the strategy, and the user set when --min-history picked one).
+struct SeriesLabel {
+  bool strategy = false, min_history = false;
+  explicit SeriesLabel(const std::vector<const Run*>& runs) {
+    for (const Run* r : runs) {
+      strategy |= r->finetune->model.strategy != runs.front()->finetune->model.strategy;
+      min_history |= r->finetune->min_history != runs.front()->finetune->min_history;
+    }
+  }
+  std::string operator()(const train::FinetuneOptions& o) const {
+    std::string s = integration_label(o);
+    if (strategy) s += ", " + std::string(bridge::strategy_name(o.model.strategy));
+    if (min_history) s += o.min_history > 1 ? ", users with " + std::to_string(o.min_history) + "+ events" : ", all users";
+    return s;
+  }
+};
+
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
@@ -110,7 +128,7 @@ Table comparison_table(const std::string& task, const std::vector<const Run*>& r
   for (const Run* r : runs)
     for (const auto& [key, value] : (*r->eval)["metrics"].items())
       if (std::find(metrics.begin(), metrics.end(), key) == metrics.end()) metrics.push_back(key);
-  std::vector<std::string> header = {"run", "integration", "Perceiver K", "strategy", "history L"};
+  std::vector<std::string> header = {"run", "integration", "Perceiver K", "strategy", "history L", "min history"};
   for (const auto& m : metrics) header.push_back(html_escape(m) + " &plusmn; s.e.");
   for (const char* h : {"FLOPs / request", "LLM FLOPs / request", "latency (ms)", "LLM input tokens", "examples"})
     header.push_back(h);
@@ -122,7 +140,8 @@ Table comparison_table(const std::string& task, const std::vector<const Run*>& r
     const auto& ev = *r->eval;
     std::vector<std::string> row = {html_escape(r->name), bridge::integration_name(o.model.integration),
                                     o.model.perceiver > 0 ? std::to_string(o.model.perceiver) : "&ndash;",
-                                    bridge::strategy_name(o.model.strategy), std::to_string(o.history)};
+                                    bridge::strategy_name(o.model.strategy), std::to_string(o.history),
+                                    std::to_string(o.min_history)};
     const nlohmann::json se = ev.contains("metrics_std_error") ? ev["metrics_std_error"] : nlohmann::json::object();
     for (const auto& m : metrics) {
       double v = number_or_nan(ev["metrics"], m), e = number_or_nan(se, m);
@@ -203,11 +222,12 @@ void comparison_section(Page& page, Gnuplot& gp, const fs::path& dir, const Runs
   if (by_task.empty()) page.note("No fine-tuned run has an eval-" + html_escape(split) + ".json: no comparison table.");
   for (const auto& [task, group] : by_task) {
     page.table("Task " + html_escape(task), comparison_table(task, group));
-    const std::string metric = primary_metric(task, (*group.front()->eval)["metrics"]);
+    const std::string metric = primary_metric(task_of(*group.front()), (*group.front()->eval)["metrics"]);
     std::vector<Series> quality;
+    const SeriesLabel label(group);
     for (const Run* r : group) {
       const auto& ev = *r->eval;
-      add_point(quality, integration_label(*r->finetune), r->finetune->history, number_or_nan(ev["metrics"], metric),
+      add_point(quality, label(*r->finetune), r->finetune->history, number_or_nan(ev["metrics"], metric),
                 ev.contains("metrics_std_error") ? number_or_nan(ev["metrics_std_error"], metric) : NAN);
     }
     if (quality.empty()) continue;
@@ -228,16 +248,18 @@ void cost_section(Page& page, Gnuplot& gp, const fs::path& dir, const RunsByTask
     source = "From " + code(opts.bench.string()) + " (bench/contextualization_cost).";
   } else {
     std::vector<const Run*> used;
-    for (const auto& [task, group] : by_task)
+    for (const auto& [task, group] : by_task) {
+      const SeriesLabel label(group);
       for (const Run* r : group) {
         const auto c = r->eval->contains("cost") ? (*r->eval)["cost"] : nlohmann::json::object();
         double L = number_or_nan(c, "history_events");
         if (!std::isfinite(L)) L = r->finetune->history;
         const double flops = number_or_nan(c, "flops_per_request");
         if (!std::isfinite(flops)) continue;
-        add_point(cost, integration_label(*r->finetune) + " (" + task + ")", L, flops, 0);
+        add_point(cost, label(*r->finetune) + " (" + task + ")", L, flops, 0);
         used.push_back(r);
       }
+    }
     source = "Analytic FLOPs of one request (eval/flops.h) from each run's eval-" + html_escape(opts.split) +
              ".json:" + runs_caption(used);
   }
@@ -321,13 +343,22 @@ ReportResult write_report(const ReportOptions& opts) {
     std::string base = runs.back().name;
     for (int i = 2; !names.insert(runs.back().name).second; ++i) runs.back().name = base + "-" + std::to_string(i);
   }
-  // Fine-tuned, evaluated runs grouped by task (their metrics differ).
+  // Fine-tuned, evaluated runs grouped by task (their metrics differ), and by
+  // dataset when they come from more than one.
+  std::set<std::string> datasets;
+  for (const auto& r : runs)
+    if (r.eval) datasets.insert(r.finetune->data);
   RunsByTask by_task;
   for (const auto& r : runs)
-    if (r.eval) by_task[task_of(r)].push_back(&r);
+    if (r.eval)
+      by_task[task_of(r) + (datasets.size() > 1 ? " on " + fs::path(r.finetune->data).filename().string() : "")]
+          .push_back(&r);
   for (auto& [task, group] : by_task)
     std::sort(group.begin(), group.end(), [](const Run* a, const Run* b) {
-      auto key = [](const Run* r) { return std::make_tuple(integration_label(*r->finetune), r->finetune->history, r->name); };
+      auto key = [](const Run* r) {
+        const auto& o = *r->finetune;
+        return std::make_tuple(integration_label(o), o.model.strategy, o.min_history, o.history, r->name);
+      };
       return key(a) < key(b);
     });
 

@@ -67,6 +67,13 @@ struct FakeRun {
   double flops;
 };
 
+// What sets runs apart beyond their integration.
+struct RunVariant {
+  userllm::bridge::Strategy strategy = userllm::bridge::Strategy::kFull;
+  int min_history = 1;
+  std::string data;  // "" = the suite's dataset
+};
+
 // A tiny synthetic dataset and a real encoder pretrained for a few steps,
 // shared by the tests of this file.
 class ReportTest : public ::testing::Test {
@@ -104,11 +111,13 @@ class ReportTest : public ::testing::Test {
   static fs::path encoder() { return root_->path() / "enc"; }
 
   // A fine-tuned run's files as finetune and evaluate write them.
-  static fs::path write_run(const fs::path& dir, const FakeRun& f) {
+  static fs::path write_run(const fs::path& dir, const FakeRun& f, const RunVariant& v = RunVariant()) {
     const fs::path run = dir / f.name;
     userllm::train::FinetuneOptions o;
-    o.data = data().string();
+    o.data = v.data.empty() ? data().string() : v.data;
     o.encoder = encoder().string();
+    o.model.strategy = v.strategy;
+    o.min_history = v.min_history;
     o.llm = (dir / "llm").string();
     o.history = f.history;
     o.model.integration = f.integration;
@@ -193,6 +202,34 @@ TEST_F(ReportTest, EveryTableAndFigureFromTwoRuns) {
   EXPECT_NE(enc_curve.find("validation recall@10"), std::string::npos);
   // Projection: every user (all have train events) exactly once.
   EXPECT_EQ(count_data_rows(o.out / "embeddings-enc.dat"), 40);
+}
+
+// Runs of two datasets get a table and figure each; inside one, lines are
+// told apart by strategy and by user set (--min-history) when those differ.
+TEST_F(ReportTest, RunsApartByDatasetStrategyAndUserSet) {
+  SKIP_WITHOUT_GNUPLOT();
+  ScratchDir dir;
+  using IK = userllm::bridge::IntegrationKind;
+  using S = userllm::bridge::Strategy;
+  fs::copy(data(), dir / "other", fs::copy_options::recursive);
+  report::ReportOptions o;
+  o.runs = {write_run(dir.path(), {"full", IK::kCrossAttention, 0, 10, 0.25, 1e9}),
+            write_run(dir.path(), {"proj", IK::kCrossAttention, 0, 10, 0.125, 1e9}, {S::kProj, 1, ""}),
+            write_run(dir.path(), {"long", IK::kCrossAttention, 0, 20, 0.5, 1e9}, {S::kFull, 20, ""}),
+            write_run(dir.path(), {"elsewhere", IK::kCrossAttention, 0, 10, 0.75, 1e9}, {S::kFull, 1, (dir / "other").string()})};
+  o.out = dir / "report";
+  auto r = report::write_report(o);
+  EXPECT_EQ(r.tables, 3);
+  const std::string html = userllm::read_file(r.index);
+  EXPECT_NE(html.find("<table id=\"comparison-next-item_on_data\">"), std::string::npos);
+  EXPECT_NE(html.find("<table id=\"comparison-next-item_on_other\">"), std::string::npos);
+  const std::string quality = userllm::read_file(o.out / "quality-next-item_on_data.dat");
+  EXPECT_NE(quality.find("# cross-attention, full, all users\n# x y stderr\n10 0.25 0.03\n\n"), std::string::npos) << quality;
+  EXPECT_NE(quality.find("# cross-attention, proj, all users\n# x y stderr\n10 0.125 0.03\n"), std::string::npos) << quality;
+  EXPECT_NE(quality.find("# cross-attention, full, users with 20+ events\n# x y stderr\n20 0.5 0.03\n"), std::string::npos)
+      << quality;
+  EXPECT_NE(userllm::read_file(o.out / "quality-next-item_on_other.dat").find("# cross-attention\n# x y stderr\n10 0.75"),
+            std::string::npos);
 }
 
 TEST_F(ReportTest, RunWithoutEvaluationStillGetsItsCurves) {
