@@ -69,7 +69,9 @@ std::optional<Example> make_example(const data::Dataset& ds, const TaskOptions& 
   ex.target = target;
   ex.end = target;
   ex.begin = std::max<uint64_t>(ds.user_begin(user), target >= uint64_t(opts.history) ? target - opts.history : 0);
-  if (ex.end - ex.begin < uint64_t(std::max(1, opts.min_history))) return std::nullopt;
+  // min_history counts every earlier event of the user, not just the L read: runs at several L
+  // over the same users.
+  if (ex.begin == ex.end || target - ds.user_begin(user) < uint64_t(std::max(1, opts.min_history))) return std::nullopt;
   ex.item = ds.column(ds.field_index("item"))[target];
   const std::string noun = item_noun(ds);
   switch (opts.kind) {

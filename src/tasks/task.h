@@ -21,7 +21,7 @@ struct TaskOptions {
   TaskKind kind = TaskKind::kNextItem;
   int history = 50;           // L: at most this many events before the target
   int max_train_per_user = 1; // train examples per user (the most recent targets); 0 = all
-  int min_history = 1;        // skip targets with fewer events before them
+  int min_history = 1;        // skip targets with fewer events before them (all of them, not just the L read)
 };
 
 struct Example {

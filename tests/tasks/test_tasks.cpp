@@ -73,6 +73,11 @@ TEST(Tasks, NextItemSplitsAndHistory) {
   ASSERT_EQ(long_only.size(), 1u);
   EXPECT_EQ(long_only[0].user, a);
   EXPECT_EQ(tasks::build_examples(ds, opts, data::Split::kTrain).size(), 1u);  // a's target 3 only
+  // It counts every earlier event, not only the L read: the same users at a shorter history.
+  opts.history = 1;
+  long_only = tasks::build_examples(ds, opts, data::Split::kTest);
+  ASSERT_EQ(long_only.size(), 1u);
+  EXPECT_EQ(long_only[0].end - long_only[0].begin, 1u);
 }
 
 TEST(Tasks, FavoriteGenreCountsEveryGenreAndBreaksTiesByRecency) {
