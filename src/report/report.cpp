@@ -167,6 +167,23 @@ void add_point(std::vector<Series>& series, const std::string& label, double x, 
   it->points.push_back({x, y, std::isfinite(err) ? err : 0.0});
 }
 
+// A figure against history length needs lengths: when some series span two or
+// more, the single-length ones (a strategy grid at one L, say) are left to the
+// tables. Returns how many were left out.
+size_t keep_lines(std::vector<Series>& series) {
+  auto is_line = [](const Series& s) {
+    return std::any_of(s.points.begin(), s.points.end(), [&](const auto& p) { return p[0] != s.points.front()[0]; });
+  };
+  if (std::none_of(series.begin(), series.end(), is_line)) return 0;
+  const size_t before = series.size();
+  series.erase(std::remove_if(series.begin(), series.end(), [&](const Series& s) { return !is_line(s); }), series.end());
+  return before - series.size();
+}
+
+std::string left_out_note(size_t n) {
+  return n ? " " + std::to_string(n) + " series measured at a single history length are in the table only." : "";
+}
+
 // Cost points from bench/contextualization_cost --json: an array of rows
 // {"integration", "perceiver" (K, 0 = none), "history", "flops"} (also
 // accepted: "flops_per_request", as eval-<split>.json names it).
@@ -231,10 +248,12 @@ void comparison_section(Page& page, Gnuplot& gp, const fs::path& dir, const Runs
                 ev.contains("metrics_std_error") ? number_or_nan(ev["metrics_std_error"], metric) : NAN);
     }
     if (quality.empty()) continue;
+    const size_t single = keep_lines(quality);
     page.figure(draw_quality(gp, dir, page.stem("quality-" + task), metric, quality),
                 "Task " + html_escape(task) + ": " + html_escape(metric) + " on the " + html_escape(split) +
                     " split against the history length L, one line per integration; error bars are one "
-                    "standard error. From each run's eval-" + html_escape(split) + ".json:" + runs_caption(group));
+                    "standard error." + left_out_note(single) + " From each run's eval-" + html_escape(split) +
+                    ".json:" + runs_caption(group));
   }
 }
 
@@ -268,9 +287,10 @@ void cost_section(Page& page, Gnuplot& gp, const fs::path& dir, const RunsByTask
     page.missing.push_back("cost against history length (no evaluated runs with a cost, no --bench)");
     return;
   }
+  const size_t single = keep_lines(cost);
   page.figure(draw_cost(gp, dir, page.stem("cost"), cost),
               "FLOPs per request against the history events a request reads (both log scales), one line per "
-              "integration. " + source);
+              "integration." + left_out_note(single) + " " + source);
 }
 
 void curves_section(Page& page, Gnuplot& gp, const fs::path& dir, const std::vector<Run>& runs, Progress& bar) {

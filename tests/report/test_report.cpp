@@ -216,6 +216,7 @@ TEST_F(ReportTest, RunsApartByDatasetStrategyAndUserSet) {
   o.runs = {write_run(dir.path(), {"full", IK::kCrossAttention, 0, 10, 0.25, 1e9}),
             write_run(dir.path(), {"proj", IK::kCrossAttention, 0, 10, 0.125, 1e9}, {S::kProj, 1, ""}),
             write_run(dir.path(), {"long", IK::kCrossAttention, 0, 20, 0.5, 1e9}, {S::kFull, 20, ""}),
+            write_run(dir.path(), {"longer", IK::kCrossAttention, 0, 40, 0.625, 1e9}, {S::kFull, 20, ""}),
             write_run(dir.path(), {"elsewhere", IK::kCrossAttention, 0, 10, 0.75, 1e9}, {S::kFull, 1, (dir / "other").string()})};
   o.out = dir / "report";
   auto r = report::write_report(o);
@@ -224,10 +225,13 @@ TEST_F(ReportTest, RunsApartByDatasetStrategyAndUserSet) {
   EXPECT_NE(html.find("<table id=\"comparison-next-item_on_data\">"), std::string::npos);
   EXPECT_NE(html.find("<table id=\"comparison-next-item_on_other\">"), std::string::npos);
   const std::string quality = userllm::read_file(o.out / "quality-next-item_on_data.dat");
-  EXPECT_NE(quality.find("# cross-attention, full, all users\n# x y stderr\n10 0.25 0.03\n\n"), std::string::npos) << quality;
-  EXPECT_NE(quality.find("# cross-attention, proj, all users\n# x y stderr\n10 0.125 0.03\n"), std::string::npos) << quality;
-  EXPECT_NE(quality.find("# cross-attention, full, users with 20+ events\n# x y stderr\n20 0.5 0.03\n"), std::string::npos)
+  // Only the line against length is drawn; the runs at one length stay in the table.
+  EXPECT_NE(quality.find("# cross-attention, full, users with 20+ events\n# x y stderr\n20 0.5 0.03\n40 0.625 0.03\n"),
+            std::string::npos)
       << quality;
+  EXPECT_EQ(quality.find("all users"), std::string::npos) << quality;
+  EXPECT_NE(html.find("2 series measured at a single history length are in the table only"), std::string::npos);
+  EXPECT_NE(html.find("0.1250 &plusmn; 0.0300"), std::string::npos);  // the proj run, in the table
   EXPECT_NE(userllm::read_file(o.out / "quality-next-item_on_other.dat").find("# cross-attention\n# x y stderr\n10 0.75"),
             std::string::npos);
 }
