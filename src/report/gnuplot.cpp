@@ -29,7 +29,8 @@ std::string gp_quote(std::string_view s) {
   return out + "'";
 }
 
-Gnuplot::Gnuplot(std::string program, fs::path dir) : program_(std::move(program)), dir_(std::move(dir)) {
+// Absolute: gnuplot runs inside dir_, and its log is opened after the chdir.
+Gnuplot::Gnuplot(std::string program, fs::path dir) : program_(std::move(program)), dir_(fs::absolute(dir)) {
   auto [status, output] = run({"-e", "set terminal pngcairo"});
   if (status == 0) {
     terminal_ = "pngcairo";

@@ -28,7 +28,8 @@ TEST(DemoCli, QuickDemoWritesSummaryAndReport) {
   std::set<std::string> kinds;
   for (const auto& row : rows) {
     for (const char* key : {"integration", "perceiver", "favorite_genre_accuracy", "next_item_recall@5",
-                            "llm_flops_per_request", "latency_ms"})
+                            "llm_flops_per_request", "latency_ms", "llm_flops_ratio_vs_text",
+                            "llm_flops_ratio_vs_full_history_text"})
       EXPECT_TRUE(row.contains(key)) << key << " missing in " << row.dump();
     for (const char* key : {"favorite_genre_accuracy", "next_item_recall@5"}) {
       EXPECT_GE(row.at(key).get<double>(), 0.0);
@@ -41,6 +42,9 @@ TEST(DemoCli, QuickDemoWritesSummaryAndReport) {
   EXPECT_EQ(kinds, (std::set<std::string>{"cross-attention/0", "cross-attention/16", "soft-prompt/0", "text/0"}));
   // The text prompt reads its history as tokens: the LLM does more work than with a 16-latent Perceiver.
   EXPECT_GT(rows[3].at("llm_flops_per_request").get<double>(), rows[1].at("llm_flops_per_request").get<double>());
+  // The text prompt against itself: 1x as run, and reading its whole history never costs less.
+  EXPECT_DOUBLE_EQ(rows[3].at("llm_flops_ratio_vs_text").get<double>(), 1.0);
+  EXPECT_GE(rows[3].at("llm_flops_ratio_vs_full_history_text").get<double>(), 1.0);
   EXPECT_TRUE(fs::exists(out / "report" / "index.html"));
   // Each run directory records the command that made it.
   std::ifstream cfg(out / "next-item-text" / "run" / "config.json");

@@ -236,6 +236,29 @@ TEST_F(ReportTest, RunsApartByDatasetStrategyAndUserSet) {
             std::string::npos);
 }
 
+// scripts/demo passes relative paths (runs/demo/report): gnuplot, run inside
+// the output directory, must still find its files.
+TEST_F(ReportTest, RelativeOutputDirectory) {
+  SKIP_WITHOUT_GNUPLOT();
+  ScratchDir dir;
+  using IK = userllm::bridge::IntegrationKind;
+  const fs::path run = write_run(dir.path(), {"ft", IK::kCrossAttention, 0, 10, 0.25, 1e9});
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir.path());
+  report::ReportOptions o;
+  o.runs = {run};
+  o.out = fs::path("nested") / "report";
+  fs::create_directories("nested");
+  try {
+    auto r = report::write_report(o);
+    EXPECT_EQ(r.figures.size(), 4u);  // quality, cost, curves, embeddings
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  fs::current_path(cwd);
+  EXPECT_TRUE(fs::exists(dir / "nested" / "report" / "quality-next-item.png"));
+}
+
 TEST_F(ReportTest, RunWithoutEvaluationStillGetsItsCurves) {
   SKIP_WITHOUT_GNUPLOT();
   ScratchDir dir;
