@@ -164,9 +164,14 @@ struct CostTally {
            const UserSide& u) {
     const bool text = model->options().integration == IntegrationKind::kText;
     if (text) {
-      full_history_events += double(e.history_end - e.history_begin);
-      full_history_tokens += double(
-          tasks::render_history(ds, e.history_begin, e.history_end, tok, std::numeric_limits<int64_t>::max()).tokens);
+      const uint64_t events = e.history_end - e.history_begin;
+      full_history_events += double(events);
+      // When the whole history fit, encode_example has counted its tokens already.
+      full_history_tokens += uint64_t(e.history_text_events) == events
+                                 ? double(e.history_text_tokens)
+                                 : double(tasks::render_history(ds, e.history_begin, e.history_end, tok,
+                                                                std::numeric_limits<int64_t>::max())
+                                              .tokens);
     }
     prompt_tokens += double(e.prompt.size()) - double(e.history_text_tokens);
     answer_tokens += double(e.answer.size());

@@ -70,8 +70,8 @@ std::optional<Example> make_example(const data::Dataset& ds, const TaskOptions& 
   ex.end = target;
   ex.begin = std::max<uint64_t>(ds.user_begin(user), target >= uint64_t(opts.history) ? target - opts.history : 0);
   // min_history counts every earlier event of the user, not just the L read: runs at several L
-  // over the same users.
-  if (ex.begin == ex.end || target - ds.user_begin(user) < uint64_t(std::max(1, opts.min_history))) return std::nullopt;
+  // over the same users. At least one, so the history is never empty.
+  if (target - ds.user_begin(user) < uint64_t(std::max(1, opts.min_history))) return std::nullopt;
   ex.item = ds.column(ds.field_index("item"))[target];
   const std::string noun = item_noun(ds);
   switch (opts.kind) {
