@@ -41,18 +41,19 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs the built `userllm` binary with the given arguments (shell-quoted by the caller).
-inline CommandResult run_cli(const std::string& args) {
-  std::string cmd = std::string(USERLLM_CLI) + " " + args + " 2>&1";
+// Runs a shell command line, stdout and stderr together.
+inline CommandResult run_shell(const std::string& cmd) {
   CommandResult r{-1, {}};
-  FILE* p = ::popen(cmd.c_str(), "r");
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
   if (!p) return r;
   char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
   int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+// Runs the built `userllm` binary with the given arguments (shell-quoted by the caller).
+inline CommandResult run_cli(const std::string& args) { return run_shell(std::string(USERLLM_CLI) + " " + args); }
 
 }  // namespace userllm::test

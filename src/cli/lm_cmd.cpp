@@ -108,6 +108,10 @@ void run_convert(const ConvertArgs& a) {
       fail(a.tokenizer + ": tokenizer has " + std::to_string(tokenizer->vocab_size()) + " tokens but the model " +
            std::to_string(model->config().vocab_size));
     write_file_atomic(out / tokenizer_file_name(a.tokenizer), read_file(a.tokenizer));
+    // tokenizer.json's BOS/EOS and chat template live beside it.
+    const fs::path config = fs::path(a.tokenizer).parent_path() / "tokenizer_config.json";
+    if (tokenizer_file_name(a.tokenizer) == "tokenizer.json" && fs::exists(config))
+      write_file_atomic(out / "tokenizer_config.json", read_file(config.string()));
   }
   out.commit();
   spdlog::info("wrote {} ({} parameters)", a.out, model->config().num_parameters());

@@ -54,6 +54,10 @@ void add_lm_pretrain_commands(CLI::App& lm) {
   c->add_option("--eval-every", o.eval_every, "validate and checkpoint every N steps")->capture_default_str();
   c->add_option("--eval-sequences", o.eval_sequences, "validation sequences used (0 = all)")->capture_default_str();
   c->add_option("--device", o.device, "cpu or cuda (the only option --resume may change)")->capture_default_str();
+  c->add_option("--init", o.init, "weight initialisation: normal (N(0, 0.02), as Hugging Face) or torch-default")
+      ->capture_default_str();
+  c->add_flag("--scale-residual-init", o.scale_residual_init,
+              "divide o_proj and down_proj's init std by sqrt(2 * layers) (GPT-2 style)");
   c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)");
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
   c->callback([a] { run_pretrain(*a); });

@@ -111,7 +111,7 @@ struct TaskRunner {
   }
 
   void run(const tasks::Example& ex, const tasks::EncodedExample& enc, const UserSide& u, Values& v) {
-    const int64_t room = model->llm->config().max_position_embeddings - prefill_positions(model, enc, u);
+    const int64_t room = model->llm->config().context_length() - prefill_positions(model, enc, u);
     const int64_t extra = std::min(needed, room);  // encode_example left room for one answer token at least
     LlamaPrefix prefix = read_prompt(model, enc, u, extra);
     BeamOptions bo;
@@ -202,7 +202,7 @@ double latency_ms(bridge::UserLlm& model, const encoder::Events* ev, const std::
                   int64_t answer, int64_t n) {
   auto request = [&](const tasks::EncodedExample& e) {
     UserSide u = user_side(model, ev, e);
-    const int64_t room = model->llm->config().max_position_embeddings - prefill_positions(model, e, u);
+    const int64_t room = model->llm->config().context_length() - prefill_positions(model, e, u);
     const int64_t decode = std::min(answer, room);
     LlamaPrefix p = read_prompt(model, e, u, std::max<int64_t>(decode, 1));
     greedy_decode(p, decode + 1, -1);

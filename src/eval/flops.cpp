@@ -1,5 +1,7 @@
 #include "eval/flops.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace userllm::eval {
@@ -46,11 +48,24 @@ int64_t projector_flops(const ProjectorShape& s, int64_t n) {
   return 2 * n * (s.in_dim * h + h * s.out_dim);
 }
 
+// Keys seen by the queries at positions past+1..past+T when each sees at most `window` (0 = all).
+static int64_t windowed_keys(int64_t past, int64_t T, int64_t window) {
+  if (window <= 0 || past + T <= window) return causal_keys(past, T);
+  const int64_t ramp = std::max<int64_t>(0, std::min(T, window - past));  // queries still under the window
+  return causal_keys(past, ramp) + (T - ramp) * window;
+}
+
+// Matrix products only, as everywhere here: norms (Qwen3's and Gemma's q/k norms
+// and Gemma's extra two per layer), activations and rotations are elementwise
+// and under 1% of a layer.
 int64_t llm_forward_flops(const llm::LlamaConfig& c, int64_t past, int64_t T, int64_t logit_rows) {
-  const int64_t D = c.hidden_size, kv = c.num_kv_heads * c.head_dim(), F = c.intermediate_size;
-  int64_t dense = 2 * (D * D + 2 * D * kv + D * D) + 2 * 3 * D * F;  // q, k, v, o; gate, up, down
-  int64_t attention = 4 * c.num_heads * c.head_dim() * causal_keys(past, T);
-  return c.num_layers * (T * dense + attention) + logit_rows * 2 * D * c.vocab_size;
+  const int64_t D = c.hidden_size, hd = c.head_dim(), q = c.num_heads * hd, kv = c.num_kv_heads * hd;
+  const int64_t F = c.intermediate_size;
+  int64_t dense = 2 * (D * q + 2 * D * kv + q * D) + 2 * 3 * D * F;  // q, k, v, o; gate, up, down
+  int64_t total = logit_rows * 2 * D * c.vocab_size;
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    total += T * dense + 4 * q * windowed_keys(past, T, c.layer_slides(i) ? c.sliding_window : 0);
+  return total;
 }
 
 int64_t llm_prefill_flops(const llm::LlamaConfig& c, int64_t P) { return P > 0 ? llm_forward_flops(c, 0, P, 1) : 0; }

@@ -39,7 +39,7 @@ LlamaPrefix LlamaPrefix::from_embeddings(llm::LlamaForCausalLM model, const torc
   if (embeds.dim() != 3 || embeds.size(0) != 1 || embeds.size(1) == 0)
     fail("prefix embeddings must be [1, P, D] with P > 0");
   if (extra < 1) fail("a prefix needs room for at least one more token");
-  const int64_t P = embeds.size(1), ctx = model->config().max_position_embeddings;
+  const int64_t P = embeds.size(1), ctx = model->config().context_length();
   if (P + extra > ctx)
     fail("prompt of " + std::to_string(P) + " positions plus " + std::to_string(extra) +
          " answer tokens exceeds the model's context of " + std::to_string(ctx));

@@ -11,6 +11,7 @@
 #include "llm/bpe_decoder.h"
 #include "llm/bpe_merge.h"
 #include "llm/pretokenizer.h"
+#include "llm/special_tokens.h"
 #include "common/utf8.h"
 
 namespace userllm::llm {
@@ -64,11 +65,11 @@ class BpeTokenizer : public Tokenizer {
     find_bos_eos(j.value("post_processor", json()), path.parent_path() / "tokenizer_config.json");
   }
 
-  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool add_eos) const override {
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool add_eos) const override {
     if (size_t bad = utf8_invalid_at(text); bad != std::string_view::npos)
       fail("text is not valid UTF-8 at byte " + std::to_string(bad));
     std::vector<int32_t> ids;
-    if (add_bos && bos_ >= 0) ids.push_back(bos_);
+    if (add_special) ids = specials_.prefix;
     bool first = true;
     for (const auto& part : raw_added_.split(text)) {
       if (part.id >= 0) {
@@ -83,7 +84,8 @@ class BpeTokenizer : public Tokenizer {
       }
       first = false;
     }
-    if (add_eos && eos_ >= 0) ids.push_back(eos_);
+    if (add_special) ids.insert(ids.end(), specials_.suffix.begin(), specials_.suffix.end());
+    if (add_eos && specials_.eos >= 0 && (ids.empty() || ids.back() != specials_.eos)) ids.push_back(specials_.eos);
     return ids;
   }
 
@@ -104,8 +106,8 @@ class BpeTokenizer : public Tokenizer {
   std::string decode_token(int32_t prev, int32_t id) const override { return decode_by_difference(*this, prev, id); }
 
   int32_t vocab_size() const override { return int32_t(pieces_.size()); }
-  int32_t bos_id() const override { return bos_; }
-  int32_t eos_id() const override { return eos_; }
+  int32_t bos_id() const override { return specials_.bos; }
+  int32_t eos_id() const override { return specials_.eos; }
 
  private:
   void set_token(int64_t id, const std::string& piece, const char* where) {
@@ -151,29 +153,22 @@ class BpeTokenizer : public Tokenizer {
   }
 
   void find_bos_eos(const json& post, const std::filesystem::path& config_path) {
-    auto id_of_name = [&](const json& v) -> int32_t {
-      std::string name = v.is_string() ? v.get<std::string>() : v.is_object() ? v.value("content", "") : "";
+    json cfg;  // null where there is no tokenizer_config.json
+    if (std::filesystem::exists(config_path)) {
+      cfg = json::parse(read_file(config_path), nullptr, false);
+      if (cfg.is_discarded() || !cfg.is_object()) fail(config_path.string() + ": not a JSON object");
+    }
+    specials_ = find_special_tokens(post, cfg, [&](const std::string& name) {
       auto it = vocab_.find(name);
       return it == vocab_.end() ? -1 : it->second;
-    };
-    if (std::filesystem::exists(config_path)) {
-      const json cfg = json::parse(read_file(config_path), nullptr, false);
-      if (cfg.is_discarded()) fail(config_path.string() + ": not valid JSON");
-      bos_ = id_of_name(cfg.value("bos_token", json()));
-      eos_ = id_of_name(cfg.value("eos_token", json()));
-      return;
-    }
-    if (post.is_object() && post.value("type", "") == "TemplateProcessing") {
-      bool before = true;
-      for (const auto& item : post.value("single", json::array())) {
-        if (item.contains("Sequence")) before = false;
-        else if (item.contains("SpecialToken")) (before ? bos_ : eos_) = id_of_name(item["SpecialToken"].value("id", ""));
-      }
-    }
-    for (const char* n : {"<|begin_of_text|>", "<s>", "<bos>", "<|bos|>", "<|startoftext|>"})
-      if (bos_ < 0) bos_ = id_of_name(n);
-    for (const char* n : {"<|end_of_text|>", "</s>", "<eos>", "<|eos|>", "<|endoftext|>"})
-      if (eos_ < 0) eos_ = id_of_name(n);
+    });
+    for (int32_t id : specials_.prefix) check_id(id, "post_processor");
+    for (int32_t id : specials_.suffix) check_id(id, "post_processor");
+  }
+
+  void check_id(int32_t id, const char* where) const {
+    if (id < 0 || size_t(id) >= pieces_.size() || !has_[size_t(id)])
+      fail(std::string(where) + ": special token id " + std::to_string(id) + " is not in the vocabulary");
   }
 
   // Normalised text between added tokens: pre-tokenize, then BPE each word.
@@ -254,7 +249,8 @@ class BpeTokenizer : public Tokenizer {
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pre_tokenizer_;
   std::unique_ptr<Decoder> decoder_;
-  int32_t unk_ = -1, bos_ = -1, eos_ = -1;
+  int32_t unk_ = -1;
+  SpecialTokens specials_;
   bool byte_fallback_ = false, fuse_unk_ = false, ignore_merges_ = false;
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;

@@ -198,6 +198,15 @@ void train_bpe_tokenizer(const std::vector<std::filesystem::path>& inputs, const
   }
   if (trainer.words_seen() == 0) fail("BPE trainer: the corpus is empty");
   write_file_atomic(out, trainer.train(opts).dump(1));
+  write_file_atomic(out.parent_path() / "tokenizer_config.json", BpeTrainer::tokenizer_config(opts).dump(2) + "\n");
+}
+
+nlohmann::json BpeTrainer::tokenizer_config(const BpeTrainerOptions& opts) {
+  nlohmann::json j = {{"tokenizer_class", "PreTrainedTokenizerFast"}};
+  if (!opts.special_tokens.empty()) j["bos_token"] = opts.special_tokens[0];
+  if (opts.special_tokens.size() > 1) j["eos_token"] = opts.special_tokens[1];
+  if (opts.special_tokens.size() > 2) j["pad_token"] = opts.special_tokens[2];
+  return j;
 }
 
 }  // namespace userllm::llm

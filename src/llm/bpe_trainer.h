@@ -26,6 +26,9 @@ class BpeTrainer {
   void add_text(std::string_view text);
   // Learns the merges; returns the tokenizer.json document.
   nlohmann::json train(const BpeTrainerOptions& opts) const;
+  // The tokenizer_config.json beside it: names BOS and EOS (tokenizer.json's
+  // template only prepends BOS, and EOS is never guessed from names).
+  static nlohmann::json tokenizer_config(const BpeTrainerOptions& opts);
   uint64_t words_seen() const { return words_seen_; }
 
  private:
@@ -33,7 +36,8 @@ class BpeTrainer {
   uint64_t words_seen_ = 0;
 };
 
-// Trains on the lines of text files (plain or gzip) and writes tokenizer.json atomically.
+// Trains on the lines of text files (plain or gzip) and writes `out` and
+// tokenizer_config.json beside it, atomically.
 void train_bpe_tokenizer(const std::vector<std::filesystem::path>& inputs, const BpeTrainerOptions& opts,
                          const std::filesystem::path& out);
 

@@ -18,8 +18,8 @@ std::vector<std::vector<int64_t>> generate(LlamaForCausalLM& model, const std::v
     P = std::max<int64_t>(P, int64_t(p.size()));
     shortest = std::min<int64_t>(shortest, int64_t(p.size()));
   }
-  const int64_t max_len = opts.max_length > 0 ? std::min(opts.max_length, cfg.max_position_embeddings)
-                                              : cfg.max_position_embeddings;
+  const int64_t max_len = opts.max_length > 0 ? std::min(opts.max_length, cfg.context_length())
+                                              : cfg.context_length();
   if (P > max_len)
     fail("generate: prompt of " + std::to_string(P) + " tokens does not fit the context of " + std::to_string(max_len));
   const int64_t steps = std::max<int64_t>(0, std::min(opts.max_new_tokens, max_len - shortest));
@@ -80,7 +80,7 @@ std::vector<std::vector<int64_t>> generate(LlamaForCausalLM& model, const std::v
     mask = torch::cat({mask, torch::ones({B, 1}, mask.options())}, 1);
     ids = torch::cat({ids, next}, 1);
     // Finished rows keep stepping in lockstep; clamp their positions inside the context.
-    const int64_t last_pos = cfg.max_position_embeddings - 1;
+    const int64_t last_pos = cfg.context_length() - 1;
     if (cache)
       logits = last_logits(next, make_positions(mask, 1).clamp_max(last_pos));
     else

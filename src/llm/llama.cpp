@@ -1,43 +1,59 @@
 #include "llm/llama.h"
 
+#include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "common/error.h"
 
 namespace userllm::llm {
 
-RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
-  weight = register_parameter("weight", torch::ones({dim}));
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps, bool plus_one) : eps_(eps), plus_one_(plus_one) {
+  weight = register_parameter("weight", plus_one ? torch::zeros({dim}) : torch::ones({dim}));
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   auto xf = x.to(torch::kFloat32);
   auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  // Gemma scales in float32 before casting back; Llama casts, then scales.
+  if (plus_one_) return (normed * (1.0 + weight.to(torch::kFloat32))).to(x.scalar_type());
   return weight * normed.to(x.scalar_type());
 }
 
-MLPImpl::MLPImpl(const LlamaConfig& c) {
+MLPImpl::MLPImpl(const LlamaConfig& c) : gelu_(c.gemma()) {
   gate_proj = register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, false));
   up_proj = register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, false));
   down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, false));
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  auto gate = gate_proj(x);
+  return down_proj((gelu_ ? torch::gelu(gate, "tanh") : torch::silu(gate)) * up_proj(x));
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const LlamaConfig& c) {
+  const bool g = c.gemma();
   self_attn = register_module("self_attn", Attention(c));
   mlp = register_module("mlp", MLP(c));
-  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
-  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, g));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, g));
+  if (g) {
+    pre_feedforward_layernorm = register_module("pre_feedforward_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, g));
+    post_feedforward_layernorm =
+        register_module("post_feedforward_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, g));
+  }
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                                         const torch::Tensor& mask, torch::Tensor* k_cache, torch::Tensor* v_cache,
                                         int64_t cache_pos) {
-  auto h = x + self_attn(input_layernorm(x), cos, sin, mask, k_cache, v_cache, cache_pos);
-  return h + mlp(post_attention_layernorm(h));
+  auto attn = self_attn(input_layernorm(x), cos, sin, mask, k_cache, v_cache, cache_pos);
+  if (pre_feedforward_layernorm.is_empty()) {
+    auto h = x + attn;
+    return h + mlp(post_attention_layernorm(h));
+  }
+  auto h = x + post_attention_layernorm(attn);
+  return h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)));
 }
 
 LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c) {
@@ -47,11 +63,13 @@ LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c) {
     layer_list.push_back(DecoderLayer(c));
     layers->push_back(layer_list.back());
   }
-  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, c.gemma()));
 }
 
 LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c)
-    : config_(c), rope_(c.head_dim(), c.rope_theta, c.max_position_embeddings) {
+    : config_(c),
+      rope_(c.head_dim(), c.rope_theta, c.rope_scaling, c.context_length(), c.max_position_embeddings),
+      rope_local_(c.head_dim(), c.rope_local_theta, RopeScaling{}, c.context_length(), c.max_position_embeddings) {
   c.validate("model config");
   model = register_module("model", LlamaModel(c));
   if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Projection(c.hidden_size, c.vocab_size, false));
@@ -66,7 +84,11 @@ torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) {
       fail("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary of " +
            std::to_string(config_.vocab_size));
   }
-  return model->embed_tokens(ids);
+  auto e = model->embed_tokens(ids);
+  // Gemma3TextScaledWordEmbedding: the scale is rounded to the weights' dtype first.
+  if (config_.gemma())
+    e = e * torch::tensor(std::sqrt(double(config_.hidden_size)), e.options()).to(e.scalar_type());
+  return e;
 }
 
 torch::Tensor LlamaForCausalLMImpl::output_weight() {
@@ -74,7 +96,9 @@ torch::Tensor LlamaForCausalLMImpl::output_weight() {
 }
 
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
-  return lm_head.is_empty() ? torch::linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
+  auto out = lm_head.is_empty() ? torch::linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
+  if (const double cap = config_.final_logit_softcapping; cap > 0) out = torch::tanh(out / cap) * cap;
+  return out;
 }
 
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& ids, KVCache* cache, const torch::Tensor& positions,
@@ -106,24 +130,36 @@ torch::Tensor LlamaForCausalLMImpl::hidden_states(const torch::Tensor& embeds, K
   if (key_mask.defined() && (key_mask.size(0) != B || key_mask.size(1) != S))
     fail("key_mask must be [B, past + T] = [" + std::to_string(B) + ", " + std::to_string(S) + "]");
 
-  // Additive mask: causal over slots, plus pad keys. A finite minimum (not
-  // -inf) keeps fully masked pad rows finite instead of NaN.
-  torch::Tensor mask;
-  if (T > 1 || key_mask.defined()) {
-    auto opts = torch::TensorOptions().device(dev);
+  // Additive masks: causal over slots, plus pad keys, plus (for sliding layers)
+  // keys at most `window` slots back. With left padding a row's real tokens
+  // are contiguous, so slot distance is position distance. A finite minimum
+  // (not -inf) keeps fully masked pad rows finite instead of NaN.
+  auto opts = torch::TensorOptions().device(dev);
+  auto build_mask = [&](int64_t window) {
     auto q_slot = torch::arange(past, S, opts.dtype(torch::kLong)).view({T, 1});
     auto k_slot = torch::arange(0, S, opts.dtype(torch::kLong)).view({1, S});
     auto allowed = (k_slot <= q_slot).view({1, 1, T, S});
+    if (window > 0) allowed = allowed.logical_and((q_slot - k_slot < window).view({1, 1, T, S}));
     if (key_mask.defined()) allowed = allowed.logical_and(key_mask.to(torch::kBool).view({B, 1, 1, S}));
     const double lowest = std::numeric_limits<float>::lowest();
-    mask = torch::zeros(allowed.sizes(), opts.dtype(embeds.scalar_type())).masked_fill_(allowed.logical_not(), lowest);
-  }
+    return torch::zeros(allowed.sizes(), opts.dtype(embeds.scalar_type())).masked_fill_(allowed.logical_not(), lowest);
+  };
+  torch::Tensor mask, sliding_mask;
+  bool any_global = false, any_sliding = false;
+  for (int64_t i = 0; i < config_.num_layers; ++i) (config_.layer_slides(i) ? any_sliding : any_global) = true;
+  if (any_global && (T > 1 || key_mask.defined())) mask = build_mask(0);
+  if (any_sliding && (T > 1 || key_mask.defined() || S > config_.sliding_window))
+    sliding_mask = build_mask(config_.sliding_window);
   auto [cos, sin] = rope_.cos_sin(positions, embeds.scalar_type());
+  torch::Tensor cos_local, sin_local;
+  if (config_.gemma() && any_sliding) std::tie(cos_local, sin_local) = rope_local_.cos_sin(positions, embeds.scalar_type());
   auto h = embeds;
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     torch::Tensor* kc = cache ? &cache->k[i] : nullptr;
     torch::Tensor* vc = cache ? &cache->v[i] : nullptr;
-    h = model->layer_list[i]->forward(h, cos, sin, mask, kc, vc, past);
+    const bool slides = config_.layer_slides(i), local_rope = slides && config_.gemma();
+    h = model->layer_list[i]->forward(h, local_rope ? cos_local : cos, local_rope ? sin_local : sin,
+                                      slides ? sliding_mask : mask, kc, vc, past);
     if (hook_) h = hook_(i, h);
   }
   if (cache) cache->length = S;

@@ -1,8 +1,11 @@
-// A Llama-family decoder (Llama 1/2/3, Mistral, Qwen2, llama2.c models):
-// RMSNorm, rotary embeddings, grouped-query attention with optional q/k/v
-// bias, SwiGLU MLP, tied or separate output embedding. Parameter names are the
-// Hugging Face ones (model.layers.N.self_attn.q_proj.weight, ...), so a
-// safetensors file maps onto named_parameters() one to one.
+// A decoder of the Llama family tree (Llama 1/2/3.x, Mistral, Qwen2/2.5, Qwen3,
+// Gemma 3 text, llama2.c models): RMSNorm, rotary embeddings (with rope_scaling),
+// grouped-query attention with optional q/k/v bias, q/k norms and sliding
+// windows, a gated MLP (SwiGLU, or GeGLU for Gemma), tied or separate output
+// embedding. Gemma 3 adds (1 + w) norms, scaled embeddings and a norm after
+// attention and after the MLP. Parameter names are the Hugging Face ones
+// (model.layers.N.self_attn.q_proj.weight, ...), so a safetensors file maps onto
+// named_parameters() one to one.
 //
 // Padded batches are LEFT-padded: the last column is every row's newest token,
 // so a batch decodes in lockstep. Pass `key_mask` [B, past + T] (1 = real
@@ -22,12 +25,14 @@ namespace userllm::llm {
 
 class RMSNormImpl : public torch::nn::Module {
  public:
-  RMSNormImpl(int64_t dim, double eps);
+  // plus_one: Gemma's x_hat * (1 + w), its weight starting at 0; else x_hat * w.
+  RMSNormImpl(int64_t dim, double eps, bool plus_one = false);
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor weight;
 
  private:
   double eps_;
+  bool plus_one_;
 };
 TORCH_MODULE(RMSNorm);
 
@@ -41,17 +46,22 @@ class AttentionImpl : public torch::nn::Module {
                         const torch::Tensor& mask, torch::Tensor* k_cache, torch::Tensor* v_cache,
                         int64_t cache_pos);
   Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3, Gemma 3
 
  private:
   int64_t n_heads_, n_kv_heads_, head_dim_;
+  double scale_;
 };
 TORCH_MODULE(Attention);
 
 class MLPImpl : public torch::nn::Module {
  public:
   explicit MLPImpl(const LlamaConfig& c);
-  torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
+  torch::Tensor forward(const torch::Tensor& x);  // down(act(gate(x)) * up(x)), act silu or tanh-GELU
   Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+
+ private:
+  bool gelu_;
 };
 TORCH_MODULE(MLP);
 
@@ -61,7 +71,10 @@ class DecoderLayerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, torch::Tensor* k_cache, torch::Tensor* v_cache,
                         int64_t cache_pos);
+  // Llama: post_attention_layernorm is the norm before the MLP. Gemma 3: it
+  // normalises the attention output, and pre/post_feedforward_layernorm wrap the MLP.
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  RMSNorm pre_feedforward_layernorm{nullptr}, post_feedforward_layernorm{nullptr};
   Attention self_attn{nullptr};
   MLP mlp{nullptr};
 };
@@ -96,8 +109,8 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   // Final normalised hidden states [B, T, D], before the output projection.
   torch::Tensor hidden_states(const torch::Tensor& embeds, KVCache* cache = nullptr,
                               const torch::Tensor& positions = {}, const torch::Tensor& key_mask = {});
-  torch::Tensor embed(const torch::Tensor& ids);       // token ids (range-checked) -> [B, T, D]
-  torch::Tensor logits(const torch::Tensor& hidden);  // [.., D] -> [.., vocab]
+  torch::Tensor embed(const torch::Tensor& ids);       // token ids (range-checked) -> [B, T, D], Gemma's scale included
+  torch::Tensor logits(const torch::Tensor& hidden);  // [.., D] -> [.., vocab], softcapped where the config says
   torch::Tensor output_weight();                     // lm_head.weight, or the embedding when tied
 
   void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
@@ -108,7 +121,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
 
  private:
   LlamaConfig config_;
-  RotaryEmbedding rope_;
+  RotaryEmbedding rope_, rope_local_;  // rope_local_: Gemma 3's sliding layers
   LayerHook hook_;
 };
 TORCH_MODULE(LlamaForCausalLM);

@@ -9,6 +9,8 @@
 #include <random>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/line_reader.h"
@@ -19,6 +21,7 @@
 #include "common/utf8.h"
 #include "llm/bpe_trainer.h"
 #include "llm/checkpoint.h"
+#include "llm/init.h"
 #include "llm/optimizer_state.h"
 #include "llm/tokenizer.h"
 
@@ -33,7 +36,7 @@ nlohmann::json to_json(const LmPretrainOptions& o) {
           {"min_lr_ratio", o.min_lr_ratio}, {"weight_decay", o.weight_decay}, {"clip", o.clip},
           {"warmup", o.warmup}, {"seed", o.seed}, {"val_fraction", o.val_fraction},
           {"eval_every", o.eval_every}, {"eval_sequences", o.eval_sequences}, {"log_every", o.log_every},
-          {"device", o.device}};
+          {"device", o.device}, {"init", o.init}, {"scale_residual_init", o.scale_residual_init}};
 }
 
 LmPretrainOptions lm_pretrain_options_from_json(const nlohmann::json& j) {
@@ -58,6 +61,9 @@ LmPretrainOptions lm_pretrain_options_from_json(const nlohmann::json& j) {
     o.eval_sequences = j.at("eval_sequences");
     o.log_every = j.at("log_every");
     o.device = j.at("device");
+    // Runs recorded before the option existed were initialised with libtorch's defaults.
+    o.init = j.value("init", std::string("torch-default"));
+    o.scale_residual_init = j.value("scale_residual_init", false);
   } catch (const nlohmann::json::exception& e) {
     fail(std::string("lm pretrain options: ") + e.what());
   }
@@ -87,6 +93,7 @@ void check_options(const LmPretrainOptions& o) {
   need(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0");
   need(o.val_fraction > 0 && o.val_fraction < 1, "--val-fraction must be in (0, 1)");
   need(o.eval_every >= 0 && o.eval_sequences >= 0 && o.log_every >= 1, "eval/log intervals must be >= 0");
+  need(o.init == "normal" || o.init == "torch-default", "--init must be normal or torch-default");
 }
 
 // FNV-1a of the text mixed with the seed: a document's split does not depend on its position.
@@ -259,6 +266,9 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
     bo.vocab_size = o.tokenizer_vocab;
     write_file_atomic(tok_path, trainer.train(bo).dump(1));
   }
+  // Runs from before tokenizer_config.json existed get it on resume.
+  if (!fs::exists(out / "tokenizer_config.json"))
+    write_file_atomic(out / "tokenizer_config.json", BpeTrainer::tokenizer_config(BpeTrainerOptions{}).dump(2) + "\n");
   const auto tok = load_tokenizer(tok_path);
   const LlamaConfig cfg = model_config(o, *tok);
   const std::vector<int64_t> train_stream = token_stream(*tok, docs.train, "train");
@@ -271,6 +281,13 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
 
   torch::manual_seed(o.seed);
   LlamaForCausalLM model(cfg);
+  if (o.init == "normal") {
+    init_weights(*model, InitOptions{cfg.initializer_range, o.scale_residual_init});
+    spdlog::info("lm pretrain: weights ~ N(0, {}){}", cfg.initializer_range,
+                 o.scale_residual_init ? ", o_proj and down_proj scaled by 1/sqrt(2 * layers)" : "");
+  } else {
+    spdlog::info("lm pretrain: libtorch's default initialisation (--init torch-default)");
+  }
   model->to(device);
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   int64_t step = 0;

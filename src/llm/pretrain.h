@@ -30,6 +30,10 @@ struct LmPretrainOptions {
   int64_t eval_sequences = 256;   // validation sequences per evaluation (0 = all)
   int64_t log_every = 10;
   std::string device = "cpu";
+  // "normal": N(0, 0.02) as Hugging Face initialises Llama (llm/init.h);
+  // "torch-default": libtorch's module defaults, what runs before it used.
+  std::string init = "normal";
+  bool scale_residual_init = false;  // o_proj / down_proj std divided by sqrt(2 * layers)
   int64_t stop_after = 0;         // stop without a final checkpoint after this step, as if killed (tests)
 };
 

@@ -2,21 +2,33 @@
 // first half of each head's dimensions pairs with the second half. (llama2.c
 // and Meta's checkpoints pair neighbours (2i, 2i+1) instead; their q/k weights
 // are permuted on load, see llama2c_loader.cpp, so one layout serves both.)
+// Frequencies follow transformers' modeling_rope_utils for each rope_scaling
+// type; angles are computed per call, so no [context, head_dim] table is held
+// (Llama 3.1's 128k context would make it 64 MiB).
 #pragma once
 #include <torch/nn.h>
+
+#include "llm/llama_config.h"
 
 namespace userllm::llm {
 
 class RotaryEmbedding {
  public:
-  RotaryEmbedding(int64_t head_dim, double theta, int64_t max_positions);
+  // max_positions: the context (positions past it are refused); trained_positions:
+  // config.json's max_position_embeddings, past which dynamic scaling starts.
+  RotaryEmbedding(int64_t head_dim, double theta, const RopeScaling& scaling, int64_t max_positions,
+                  int64_t trained_positions);
   // cos and sin for positions [B, T] (int64), shaped [B, 1, T, head_dim].
   std::pair<torch::Tensor, torch::Tensor> cos_sin(const torch::Tensor& positions, torch::Dtype dtype);
   int64_t max_positions() const { return max_positions_; }
+  const torch::Tensor& inv_freq() const { return inv_freq_; }
 
  private:
-  int64_t head_dim_, max_positions_;
-  torch::Tensor cos_, sin_;  // [max_positions, head_dim], float32, on the last device used
+  int64_t head_dim_, max_positions_, trained_positions_;
+  double theta_;
+  RopeScaling scaling_;
+  torch::Tensor inv_freq_;  // [head_dim / 2] float32, on the last device used
+  double attention_scaling_ = 1.0;
 };
 
 // x * cos + rotate_half(x) * sin, with x [B, H, T, head_dim].

@@ -14,8 +14,11 @@ namespace userllm::llm {
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
-  // add_bos / add_eos prepend / append the model's BOS / EOS where it has them.
-  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos = true, bool add_eos = false) const = 0;
+  // add_special: add what the reference tokenizer adds (Hugging Face's
+  // add_special_tokens=True: Llama 3's <|begin_of_text|>, Gemma's <bos>, nothing
+  // for Qwen; BOS for SentencePiece and llama2.c). add_eos: end with EOS as well
+  // (a document separator in training), where there is one and it is not already last.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special = true, bool add_eos = false) const = 0;
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   // The text of one token as it appears after `prev` (for streaming output).
   virtual std::string decode_token(int32_t prev, int32_t id) const = 0;

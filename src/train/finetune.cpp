@@ -31,7 +31,7 @@ fs::path tokenizer_path(const FinetuneOptions& o) {
 }
 
 tasks::PromptOptions prompt_options(const FinetuneOptions& o, bridge::UserLlm& model) {
-  const int64_t max_pos = model->llm->config().max_position_embeddings;
+  const int64_t max_pos = model->llm->config().context_length();
   tasks::PromptOptions p;
   p.text_history = o.model.integration == bridge::IntegrationKind::kText;
   p.context = o.context > 0 ? o.context : max_pos;

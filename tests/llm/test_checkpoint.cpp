@@ -23,17 +23,6 @@ torch::Tensor logits_of(LlamaForCausalLM& m) {
   return m->forward(torch::tensor({1L, 5L, 7L, 2L}).unsqueeze(0));
 }
 
-test::CommandResult run_shell(const std::string& cmd) {
-  test::CommandResult r{-1, {}};
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 void write_bytes(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
 
 // A raw safetensors file from a header string and a data section.
@@ -120,7 +109,7 @@ t = w[info['data_offsets'][0] // 4: info['data_offsets'][1] // 4].reshape(info['
 print(len(header), '%.6f' % t.double().sum().item(), '%.6f' % t[3, 5].item())
 )PY";
   write_file_atomic(tmp / "check.py", script);
-  auto r = run_shell(std::string(python) + " " + (tmp / "check.py").string() + " " + (tmp / "model.safetensors").string());
+  auto r = test::run_shell(std::string(python) + " " + (tmp / "check.py").string() + " " + (tmp / "model.safetensors").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto k = m->model->layer_list[1]->self_attn->k_proj->weight;
   char want[128];

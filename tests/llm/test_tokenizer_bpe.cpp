@@ -60,7 +60,8 @@ json llama2_style() {
           {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", kMeta}, {"prepend_scheme", "first"}, {"split", false}}},
           {"post_processor",
            {{"type", "TemplateProcessing"},
-            {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}},
+            {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}}},
           {"decoder",
            {{"type", "Sequence"},
             {"decoders",
@@ -82,7 +83,7 @@ TEST(BpeTokenizerJson, MetaspaceByteFallbackAndUnk) {
   test::ScratchDir dir;
   auto tok = load_json(dir, llama2_style());
   EXPECT_EQ(tok->bos_id(), 1);   // from the TemplateProcessing
-  EXPECT_EQ(tok->eos_id(), 2);   // by name
+  EXPECT_EQ(tok->eos_id(), -1);  // neither the template nor a tokenizer_config.json names one (never guessed)
   const int32_t hello = 17, meta = 5, w = 18;
   EXPECT_EQ(tok->encode("hello"), (Ids{1, hello}));
   EXPECT_EQ(tok->decode({1, hello}), "hello");
@@ -98,6 +99,54 @@ TEST(BpeTokenizerJson, MetaspaceByteFallbackAndUnk) {
   EXPECT_EQ(tok->decode_token(hello, 17), " hello");
   EXPECT_THROW(tok->decode({999}), Error);
   EXPECT_THROW(tok->encode("bad \xFF utf8"), Error);
+}
+
+// What encode(text, add_special = true) adds comes from the post-processor and
+// tokenizer_config.json, as in transformers, never from token names.
+TEST(BpeTokenizerJson, SpecialTokensFollowTemplateAndConfig) {
+  test::ScratchDir dir;
+  const int32_t hello = 17;
+  json j = llama2_style();
+  // Llama 3.1's layout: a Sequence of ByteLevel and a template, ids from its special_tokens map.
+  j["post_processor"] = json::parse(R"({"type": "Sequence", "processors": [
+    {"type": "ByteLevel", "add_prefix_space": true},
+    {"type": "TemplateProcessing",
+     "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+     "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]},
+                        "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}}]})");
+  auto tok = load_json(dir, j);
+  EXPECT_EQ(tok->encode("hello"), (Ids{1, hello, 2}));
+  EXPECT_EQ(tok->encode("hello", false), (Ids{hello}));
+  EXPECT_EQ(tok->encode("hello", true, true), (Ids{1, hello, 2}));  // EOS not doubled
+  EXPECT_EQ(tok->bos_id(), 1);
+  EXPECT_EQ(tok->eos_id(), 2);
+
+  // Qwen's layout: no template, so nothing is added and there is no BOS unless the config names one.
+  j = llama2_style();
+  j["post_processor"] = {{"type", "ByteLevel"}};
+  tok = load_json(dir, j);
+  EXPECT_EQ(tok->encode("hello"), (Ids{hello}));
+  EXPECT_EQ(tok->bos_id(), -1);
+  std::ofstream(dir / "tokenizer_config.json") << json{{"bos_token", nullptr}, {"eos_token", "</s>"}}.dump();
+  tok = load_json(dir, j);
+  EXPECT_EQ(tok->encode("hello", true, true), (Ids{hello, 2}));
+  EXPECT_EQ(tok->eos_id(), 2);
+
+  // LlamaTokenizerFast / GemmaTokenizerFast: add_bos_token / add_eos_token rebuild the template.
+  j = llama2_style();
+  std::ofstream(dir / "tokenizer_config.json")
+      << json{{"tokenizer_class", "LlamaTokenizerFast"}, {"bos_token", "<s>"}, {"eos_token", "</s>"},
+              {"add_bos_token", false}, {"add_eos_token", true}}
+             .dump();
+  tok = load_json(dir, j);
+  EXPECT_EQ(tok->encode("hello"), (Ids{hello, 2}));
+  std::ofstream(dir / "tokenizer_config.json")
+      << json{{"tokenizer_class", "GemmaTokenizerFast"}, {"bos_token", "<s>"}, {"add_eos_token", false}}.dump();
+  tok = load_json(dir, j);
+  EXPECT_EQ(tok->encode("hello"), (Ids{1, hello}));  // add_bos_token defaults to true for these classes
+  std::ofstream(dir / "tokenizer_config.json") << json{{"add_bos_token", true}}.dump();
+  EXPECT_THROW(load_json(dir, j), Error);  // asks for a BOS it does not name
 }
 
 void expect_error_naming(const json& j, const std::string& name) {
