@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "llm/chat/chat_template.h"
 #include "llm/checkpoint.h"
 #include "llm/generate.h"
 #include "llm/tokenizer.h"
@@ -36,41 +37,41 @@ struct GenerateArgs {
   SamplingParams sampling;
 };
 
-void run_generate(const GenerateArgs& a) {
-  a.sampling.validate();
+struct Loaded {
+  std::unique_ptr<Tokenizer> tokenizer;
+  LlamaForCausalLM model{nullptr};
+};
+
+Loaded load(const std::string& model_path, const std::string& tokenizer_path, const std::string& device) {
   // A llama2.c .bin has no tokenizer beside it; a model directory usually does.
-  if (!fs::exists(a.model)) fail(a.model + ": no such model file or directory");
-  fs::path tok_path = a.tokenizer;
+  if (!fs::exists(model_path)) fail(model_path + ": no such model file or directory");
+  fs::path tok_path = tokenizer_path;
   if (tok_path.empty()) {
-    if (!fs::is_directory(a.model)) fail("--tokenizer is required for a llama2.c checkpoint (e.g. tok512.bin)");
-    tok_path = a.model;
+    if (!fs::is_directory(model_path)) fail("--tokenizer is required for a llama2.c checkpoint (e.g. tok512.bin)");
+    tok_path = model_path;
   }
-  auto tokenizer = load_tokenizer(tok_path);
-  auto model = load_model(a.model, LoadOptions{parse_device(a.device)});
-  const auto& cfg = model->config();
-  if (tokenizer->vocab_size() > cfg.vocab_size)
-    fail(tok_path.string() + ": tokenizer has " + std::to_string(tokenizer->vocab_size()) +
-         " tokens but the model only " + std::to_string(cfg.vocab_size));
+  Loaded l{load_tokenizer(tok_path), load_model(model_path, LoadOptions{parse_device(device)})};
+  if (l.tokenizer->vocab_size() > l.model->config().vocab_size)
+    fail(tok_path.string() + ": tokenizer has " + std::to_string(l.tokenizer->vocab_size()) +
+         " tokens but the model only " + std::to_string(l.model->config().vocab_size));
+  return l;
+}
 
-  std::vector<int32_t> ids32 = tokenizer->encode(a.prompt, /*add_bos=*/true);
-  std::vector<int64_t> prompt(ids32.begin(), ids32.end());
-  if (prompt.empty()) fail("the prompt encodes to no tokens and the tokenizer has no BOS");
-  // Echo the prompt piece by piece, as llama2.c does, then stream new tokens.
-  for (size_t i = 1; i < ids32.size(); ++i) std::fputs(tokenizer->decode_token(ids32[i - 1], ids32[i]).c_str(), stdout);
-  std::fflush(stdout);
-
+// Generates after `ids`, streaming the new text to stdout; the rate goes to the log.
+void stream_reply(Loaded& l, const std::vector<int32_t>& ids, int64_t max_new_tokens, const SamplingParams& sampling) {
+  const auto& cfg = l.model->config();
   GenerateOptions opts;
-  opts.max_new_tokens = a.max_new_tokens;
-  opts.sampling = a.sampling;
+  opts.max_new_tokens = max_new_tokens;
+  opts.sampling = sampling;
   // Stop at EOS, and at BOS too: a generated BOS starts a new document (llama2.c stops there).
   opts.stop_tokens.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
-  if (tokenizer->eos_id() >= 0) opts.stop_tokens.push_back(tokenizer->eos_id());
-  if (tokenizer->bos_id() >= 0) opts.stop_tokens.push_back(tokenizer->bos_id());
-  int32_t prev = ids32.back();
+  if (l.tokenizer->eos_id() >= 0) opts.stop_tokens.push_back(l.tokenizer->eos_id());
+  if (l.tokenizer->bos_id() >= 0) opts.stop_tokens.push_back(l.tokenizer->bos_id());
+  int32_t prev = ids.back();
   int64_t produced = 0;
   auto start = std::chrono::steady_clock::now();
-  generate(model, {prompt}, opts, [&](size_t, int64_t tok) {
-    std::fputs(tokenizer->decode_token(prev, int32_t(tok)).c_str(), stdout);
+  generate(l.model, {std::vector<int64_t>(ids.begin(), ids.end())}, opts, [&](size_t, int64_t tok) {
+    std::fputs(l.tokenizer->decode_token(prev, int32_t(tok)).c_str(), stdout);
     std::fflush(stdout);
     prev = int32_t(tok);
     ++produced;
@@ -78,8 +79,92 @@ void run_generate(const GenerateArgs& a) {
   std::fputs("\n", stdout);
   std::fflush(stdout);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("{} prompt + {} generated tokens in {:.3f} s ({:.1f} tok/s)", prompt.size(), produced, secs,
+  spdlog::info("{} prompt + {} generated tokens in {:.3f} s ({:.1f} tok/s)", ids.size(), produced, secs,
                produced / std::max(secs, 1e-9));
+}
+
+void run_generate(const GenerateArgs& a) {
+  a.sampling.validate();
+  auto l = load(a.model, a.tokenizer, a.device);
+  std::vector<int32_t> ids = l.tokenizer->encode(a.prompt, /*add_special=*/true);
+  if (ids.empty()) fail("the prompt encodes to no tokens and the tokenizer adds no BOS");
+  // Echo the prompt piece by piece, as llama2.c does, then stream new tokens.
+  for (size_t i = 1; i < ids.size(); ++i) std::fputs(l.tokenizer->decode_token(ids[i - 1], ids[i]).c_str(), stdout);
+  std::fflush(stdout);
+  stream_reply(l, ids, a.max_new_tokens, a.sampling);
+}
+
+// The model directory's chat template (tokenizer_config.json's chat_template or
+// chat_template.jinja), else the documented plain one.
+ChatTemplate chat_template_of(const fs::path& model) {
+  if (!fs::is_directory(model)) fail(model.string() + ": chat needs a Hugging Face model directory");
+  const fs::path config = model / "tokenizer_config.json";
+  nlohmann::json cfg;
+  if (fs::exists(config)) {
+    cfg = nlohmann::json::parse(read_file(config), nullptr, false);
+    if (cfg.is_discarded() || !cfg.is_object()) fail(config.string() + ": not a JSON object");
+  }
+  if ((cfg.is_object() && cfg.contains("chat_template") && !cfg["chat_template"].is_null()) ||
+      fs::exists(model / "chat_template.jinja"))
+    return ChatTemplate::from_tokenizer_config(config);
+  spdlog::warn("{}: no chat template; using the plain one (<|role|> lines, docs/models.md)", model.string());
+  auto token = [&](const char* key) -> std::optional<std::string> {
+    if (!cfg.is_object() || !cfg.contains(key)) return std::nullopt;
+    const auto& v = cfg[key];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+    return std::nullopt;
+  };
+  return ChatTemplate::plain(token("bos_token"), token("eos_token"));
+}
+
+struct ChatArgs {
+  std::string model, system, device = "cpu";
+  std::vector<std::string> messages;
+  int64_t max_new_tokens = 256;
+  SamplingParams sampling;
+};
+
+void run_chat(const ChatArgs& a) {
+  a.sampling.validate();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  if (!a.system.empty()) messages.push_back({{"role", "system"}, {"content", a.system}});
+  for (size_t i = 0; i < a.messages.size(); ++i)
+    messages.push_back({{"role", i % 2 == 0 ? "user" : "assistant"}, {"content", a.messages[i]}});
+  if (a.messages.size() % 2 == 0) fail("--message: give an odd number (user, assistant, ..., user)");
+  const std::string text = chat_template_of(a.model).render(messages, /*add_generation_prompt=*/true);
+  auto l = load(a.model, "", a.device);
+  // The template writes BOS itself; transformers tokenises its output without special tokens.
+  std::vector<int32_t> ids = l.tokenizer->encode(text, /*add_special=*/false);
+  if (ids.empty()) fail("the chat template rendered no tokens");
+  stream_reply(l, ids, a.max_new_tokens, a.sampling);
+}
+
+struct ChatTemplateArgs {
+  std::string model, messages;
+  std::vector<std::string> vars;
+  bool add_generation_prompt = false;
+};
+
+void run_chat_template(const ChatTemplateArgs& a) {
+  auto messages = nlohmann::ordered_json::parse(read_file(a.messages), nullptr, false);
+  if (messages.is_discarded() || !messages.is_array())
+    fail(a.messages + ": expected a JSON list of {\"role\", \"content\"} objects");
+  for (size_t i = 0; i < messages.size(); ++i)
+    if (!messages[i].is_object() || !messages[i].contains("role") || !messages[i]["role"].is_string() ||
+        !messages[i].contains("content"))
+      fail(a.messages + ": message " + std::to_string(i) + " needs a string \"role\" and a \"content\"");
+  nlohmann::ordered_json vars = nlohmann::ordered_json::object();
+  for (const auto& v : a.vars) {
+    const size_t eq = v.find('=');
+    if (eq == std::string::npos || eq == 0) fail("--var " + v + ": expected NAME=JSON");
+    auto value = nlohmann::ordered_json::parse(v.substr(eq + 1), nullptr, false);
+    if (value.is_discarded()) fail("--var " + v + ": the value is not JSON");
+    vars[v.substr(0, eq)] = value;
+  }
+  const std::string text = chat_template_of(a.model).render(messages, a.add_generation_prompt, vars);
+  std::fwrite(text.data(), 1, text.size(), stdout);  // exactly the rendered bytes
+  std::fflush(stdout);
 }
 
 struct ConvertArgs {
@@ -120,7 +205,7 @@ void run_convert(const ConvertArgs& a) {
 }  // namespace
 
 void add_lm_commands(CLI::App& app) {
-  auto* cmd = app.add_subcommand("lm", "language models: generate, convert");
+  auto* cmd = app.add_subcommand("lm", "language models: generate, chat, chat-template, convert, tokenize, train-tokenizer, pretrain");
   cmd->require_subcommand(1);
 
   auto gen = std::make_shared<GenerateArgs>();
@@ -135,6 +220,27 @@ void add_lm_commands(CLI::App& app) {
   g->add_option("--seed", gen->sampling.seed, "random seed")->capture_default_str();
   g->add_option("--device", gen->device, "cpu or cuda")->capture_default_str();
   g->callback([gen] { run_generate(*gen); });
+
+  auto chat = std::make_shared<ChatArgs>();
+  auto* ch = cmd->add_subcommand("chat", "answer a conversation through the model's chat template, streaming to stdout");
+  ch->add_option("--model", chat->model, "Hugging Face model directory")->required();
+  ch->add_option("--message", chat->messages, "a turn; repeat for user, assistant, ..., user")->required();
+  ch->add_option("--system", chat->system, "system message");
+  ch->add_option("--max-new-tokens", chat->max_new_tokens, "tokens to generate at most")->capture_default_str();
+  ch->add_option("--temperature", chat->sampling.temperature, "0 = greedy")->capture_default_str();
+  ch->add_option("--top-k", chat->sampling.top_k, "sample from the K most likely tokens (0 = all)")->capture_default_str();
+  ch->add_option("--top-p", chat->sampling.top_p, "nucleus sampling mass")->capture_default_str();
+  ch->add_option("--seed", chat->sampling.seed, "random seed")->capture_default_str();
+  ch->add_option("--device", chat->device, "cpu or cuda")->capture_default_str();
+  ch->callback([chat] { run_chat(*chat); });
+
+  auto ct = std::make_shared<ChatTemplateArgs>();
+  auto* t = cmd->add_subcommand("chat-template", "print a conversation rendered by the model's chat template");
+  t->add_option("--model", ct->model, "Hugging Face model directory (its tokenizer_config.json)")->required();
+  t->add_option("--messages", ct->messages, "JSON file: a list of {\"role\", \"content\"}")->required();
+  t->add_flag("--add-generation-prompt", ct->add_generation_prompt, "end with the assistant's turn opening");
+  t->add_option("--var", ct->vars, "another template variable, NAME=JSON (e.g. enable_thinking=false)");
+  t->callback([ct] { run_chat_template(*ct); });
 
   auto conv = std::make_shared<ConvertArgs>();
   auto* c = cmd->add_subcommand("convert", "convert a llama2.c checkpoint to a Hugging Face directory");

@@ -1,9 +1,11 @@
 // userllm: the command-line tool. Errors caused by input are printed as one
 // clear line and exit with status 1; usage errors exit with CLI11's codes.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <exception>
+#include <memory>
 
 #include "cli/commands.h"
 #include "common/error.h"
@@ -13,6 +15,8 @@
 
 int main(int argc, char** argv) {
   userllm::set_command_line(argc, argv);
+  // stdout carries results only (generated text, JSON); logs go to stderr.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   CLI::App app{"userllm: user-history embeddings for large language models (User-LLM)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", userllm::version_string());
