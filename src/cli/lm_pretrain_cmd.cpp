@@ -58,6 +58,7 @@ void add_lm_pretrain_commands(CLI::App& lm) {
       ->capture_default_str();
   c->add_flag("--scale-residual-init", o.scale_residual_init,
               "divide o_proj and down_proj's init std by sqrt(2 * layers) (GPT-2 style)");
+  c->add_option("--precision", o.precision, "fp32, or bf16 (autocast matmuls, fp32 master weights)")->capture_default_str();
   c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)");
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
   c->callback([a] { run_pretrain(*a); });

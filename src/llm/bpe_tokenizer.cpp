@@ -27,6 +27,9 @@ class BpeTokenizer : public Tokenizer {
   BpeTokenizer(const json& j, const std::filesystem::path& path) {
     const json& model = j.at("model");
     const std::string type = model.value("type", model.contains("merges") ? "BPE" : "");
+    if (type == "Unigram")
+      fail("unsupported model type \"Unigram\" (a SentencePiece unigram vocabulary, as T5 and Gemma 2 ship): only "
+           "BPE tokenizer.json files are implemented");
     if (type != "BPE") fail("unsupported model type \"" + type + "\" (only BPE is implemented)");
     if (!model.value("continuing_subword_prefix", json()).is_null() && !model["continuing_subword_prefix"].get<std::string>().empty())
       fail("unsupported BPE option continuing_subword_prefix");

@@ -245,6 +245,9 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j) {
       if (auto p = make_normalizer(n)) parts.push_back(std::move(p));
     return std::make_unique<NormalizerSequence>(std::move(parts));
   }
+  if (type == "Precompiled")
+    fail("unsupported normalizer type \"Precompiled\" (SentencePiece's compiled normalisation rules, which come with "
+         "unigram tokenizers): not implemented");
   fail("unsupported normalizer type \"" + type + "\"");
 }
 

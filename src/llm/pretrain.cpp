@@ -23,6 +23,7 @@
 #include "llm/checkpoint.h"
 #include "llm/init.h"
 #include "llm/optimizer_state.h"
+#include "llm/precision.h"
 #include "llm/tokenizer.h"
 
 namespace userllm::llm {
@@ -36,7 +37,8 @@ nlohmann::json to_json(const LmPretrainOptions& o) {
           {"min_lr_ratio", o.min_lr_ratio}, {"weight_decay", o.weight_decay}, {"clip", o.clip},
           {"warmup", o.warmup}, {"seed", o.seed}, {"val_fraction", o.val_fraction},
           {"eval_every", o.eval_every}, {"eval_sequences", o.eval_sequences}, {"log_every", o.log_every},
-          {"device", o.device}, {"init", o.init}, {"scale_residual_init", o.scale_residual_init}};
+          {"device", o.device}, {"init", o.init}, {"scale_residual_init", o.scale_residual_init},
+          {"precision", o.precision}};
 }
 
 LmPretrainOptions lm_pretrain_options_from_json(const nlohmann::json& j) {
@@ -64,6 +66,7 @@ LmPretrainOptions lm_pretrain_options_from_json(const nlohmann::json& j) {
     // Runs recorded before the option existed were initialised with libtorch's defaults.
     o.init = j.value("init", std::string("torch-default"));
     o.scale_residual_init = j.value("scale_residual_init", false);
+    o.precision = j.value("precision", std::string("fp32"));
   } catch (const nlohmann::json::exception& e) {
     fail(std::string("lm pretrain options: ") + e.what());
   }
@@ -94,6 +97,7 @@ void check_options(const LmPretrainOptions& o) {
   need(o.val_fraction > 0 && o.val_fraction < 1, "--val-fraction must be in (0, 1)");
   need(o.eval_every >= 0 && o.eval_sequences >= 0 && o.log_every >= 1, "eval/log intervals must be >= 0");
   need(o.init == "normal" || o.init == "torch-default", "--init must be normal or torch-default");
+  parse_precision(o.precision);
 }
 
 // FNV-1a of the text mixed with the seed: a document's split does not depend on its position.
@@ -169,9 +173,14 @@ LlamaConfig model_config(const LmPretrainOptions& o, const Tokenizer& tok) {
   return c;
 }
 
-torch::Tensor lm_loss(LlamaForCausalLM& model, const torch::Tensor& seqs, bool sum) {
+torch::Tensor lm_loss(LlamaForCausalLM& model, const torch::Tensor& seqs, bool sum, Precision precision) {
   const int64_t T = seqs.size(1) - 1;
-  auto logits = model->forward(seqs.narrow(1, 0, T));
+  torch::Tensor logits;
+  {
+    MixedPrecision autocast(precision, seqs.device());  // the forward only; backward follows its casts
+    logits = model->forward(seqs.narrow(1, 0, T));
+  }
+  logits = logits.to(torch::kFloat32);  // the softmax over the vocabulary in float32
   namespace F = torch::nn::functional;
   F::CrossEntropyFuncOptions reduction;
   if (sum) reduction.reduction(torch::kSum);
@@ -179,12 +188,14 @@ torch::Tensor lm_loss(LlamaForCausalLM& model, const torch::Tensor& seqs, bool s
 }
 
 // Mean next-token loss over the validation sequences.
-double validation_loss(LlamaForCausalLM& model, const torch::Tensor& val, int64_t batch_size, torch::Device device) {
+double validation_loss(LlamaForCausalLM& model, const torch::Tensor& val, int64_t batch_size, torch::Device device,
+                       Precision precision) {
   torch::NoGradGuard no_grad;
   model->eval();
   double total = 0;
   for (int64_t i = 0; i < val.size(0); i += batch_size)
-    total += lm_loss(model, val.slice(0, i, std::min(val.size(0), i + batch_size)).to(device), true).item<double>();
+    total += lm_loss(model, val.slice(0, i, std::min(val.size(0), i + batch_size)).to(device), true, precision)
+                 .item<double>();
   model->train();
   return total / static_cast<double>(val.size(0) * (val.size(1) - 1));
 }
@@ -253,6 +264,7 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   }
   check_options(o);
   const torch::Device device(o.device);
+  const Precision precision = parse_precision(o.precision);
   const Documents docs = read_documents(corpus, o);
 
   if (!resume) {
@@ -310,7 +322,7 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
     const double lr = lm_learning_rate(o, step, o.steps);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto batch = train.index_select(0, batch_at(train.size(0), step, o.batch_size, o.seed)).to(device);
-    auto loss = lm_loss(model, batch, false);
+    auto loss = lm_loss(model, batch, false, precision);
     opt.zero_grad();
     loss.backward();
     const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), o.clip);
@@ -320,7 +332,8 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
     result.last_loss = loss.item<double>();
     if (!std::isfinite(result.last_loss))
       fail("lm pretrain: the loss became " + std::to_string(result.last_loss) + " at step " + std::to_string(step) + " (try a lower --lr)");
-    if (step % o.log_every == 0 || step == o.steps) {
+    // Step 1 too: the loss before any update shows the initialisation (about ln(vocab)).
+    if (step == 1 || step % o.log_every == 0 || step == o.steps) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       metrics.write({{"step", step}, {"loss", result.last_loss}, {"lr", lr}, {"grad_norm", grad_norm},
                      {"tokens_per_s", secs > 0 ? tokens_since / secs : 0.0}});
@@ -334,7 +347,7 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
       return result;  // as if killed: no checkpoint past the last one
     }
     if ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps) {
-      result.val_loss = validation_loss(model, val, o.batch_size, device);
+      result.val_loss = validation_loss(model, val, o.batch_size, device, precision);
       metrics.write({{"step", step}, {"split", "validation"}, {"loss", result.val_loss},
                      {"perplexity", std::exp(result.val_loss)}});
       save_checkpoint(ckpt, model, opt, step);
@@ -342,7 +355,7 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   }
   bar.finish();
   result.step = step;
-  result.val_loss = validation_loss(model, val, o.batch_size, device);
+  result.val_loss = validation_loss(model, val, o.batch_size, device, precision);
   result.val_perplexity = std::exp(result.val_loss);
   result.unigram_perplexity = unigram_perplexity(train_stream, val, cfg.vocab_size);
   save_hf_model(model, out);

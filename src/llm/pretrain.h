@@ -34,6 +34,7 @@ struct LmPretrainOptions {
   // "torch-default": libtorch's module defaults, what runs before it used.
   std::string init = "normal";
   bool scale_residual_init = false;  // o_proj / down_proj std divided by sqrt(2 * layers)
+  std::string precision = "fp32";    // or "bf16": autocast with fp32 master weights (llm/precision.h)
   int64_t stop_after = 0;         // stop without a final checkpoint after this step, as if killed (tests)
 };
 

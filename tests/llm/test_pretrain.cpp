@@ -3,6 +3,8 @@
 // resumed from its checkpoint ends exactly where straight training does.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <fstream>
 #include <random>
 
@@ -66,6 +68,10 @@ TEST(LmPretrain, BeatsUnigramAndWritesALoadableModel) {
   int validations = 0;
   for (const auto& m : metrics) validations += m.value("split", "") == "validation";
   EXPECT_EQ(validations, 3);  // steps 40, 80, 120
+  // Hugging Face's N(0, 0.02) init: the first step's loss is about ln(vocab) (it was ~100 nats).
+  ASSERT_EQ(metrics.at(0).at("step").get<int64_t>(), 1);
+  const double first = metrics.at(0).at("loss").get<double>();
+  EXPECT_NEAR(first, std::log(double(llm::load_tokenizer(out)->vocab_size())), 0.3);
   EXPECT_EQ(read_run_config(out / "run").at("options"), llm::to_json(tiny_options()));
 
   auto model = llm::load_hf_model(out);

@@ -170,6 +170,9 @@ TEST(BpeTokenizerJson, UnsupportedOrBrokenComponentsAreNamed) {
   j["normalizer"] = {{"type", "Precompiled"}};
   expect_error_naming(j, "Precompiled");
   j = llama2_style();
+  j["model"] = {{"type", "Unigram"}, {"unk_id", 0}, {"vocab", json::array({json::array({"<unk>", 0.0})})}};
+  expect_error_naming(j, "Unigram");
+  j = llama2_style();
   j["decoder"] = {{"type", "CTC"}};
   expect_error_naming(j, "CTC");
   j = llama2_style();
