@@ -34,6 +34,23 @@ TEST(Flops, LlmHandCount) {
   EXPECT_EQ(eval::llm_prefill_flops(c, 3), 2 * (896 - 80) + 80);
 }
 
+// Qwen3 / Gemma: q and o are num_heads * head_dim wide, not hidden_size; sliding
+// layers (Gemma 3, Mistral) attend to at most `sliding_window` keys.
+TEST(Flops, LlmHeadDimAndSlidingWindow) {
+  auto c = tiny();
+  c.head_dim_override = 3;  // 2 heads of 3: q 2*4*6, k,v 2*3*4*2, o 2*6*4 = 144; MLP 144: 288
+  // Attention per query with c keys: 4 * (2 * 3) * c = 24c.
+  EXPECT_EQ(eval::llm_prefill_flops(c, 3), 3 * 288 + 24 * (1 + 2 + 3) + 80);
+  c.head_dim_override = 0;
+  c.model_type = "mistral";
+  c.sliding_window = 2;  // keys seen by queries 1..5: 1, 2, 2, 2, 2
+  EXPECT_EQ(eval::llm_prefill_flops(c, 5), 5 * 240 + 16 * (1 + 2 + 2 + 2 + 2) + 80);
+  EXPECT_EQ(eval::llm_decode_flops(c, 5, 1), 240 + 16 * 2 + 80);
+  c.num_layers = 2;
+  c.sliding_layers = {true, false};  // Gemma-style: the second layer is global
+  EXPECT_EQ(eval::llm_prefill_flops(c, 5), 2 * 5 * 240 + 16 * (1 + 2 + 2 + 2 + 2) + 16 * (1 + 2 + 3 + 4 + 5) + 80);
+}
+
 TEST(Flops, UserSideHandCount) {
   eval::EncoderShape e;
   e.layers = 1;
