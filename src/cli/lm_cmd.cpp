@@ -202,6 +202,16 @@ void run_convert(const ConvertArgs& a) {
   spdlog::info("wrote {} ({} parameters)", a.out, model->config().num_parameters());
 }
 
+// The flags generate and chat share.
+void add_decoding_options(CLI::App* c, int64_t& max_new_tokens, SamplingParams& sampling, std::string& device) {
+  c->add_option("--max-new-tokens", max_new_tokens, "tokens to generate at most")->capture_default_str();
+  c->add_option("--temperature", sampling.temperature, "0 = greedy")->capture_default_str();
+  c->add_option("--top-k", sampling.top_k, "sample from the K most likely tokens (0 = all)")->capture_default_str();
+  c->add_option("--top-p", sampling.top_p, "nucleus sampling mass")->capture_default_str();
+  c->add_option("--seed", sampling.seed, "random seed")->capture_default_str();
+  c->add_option("--device", device, "cpu or cuda")->capture_default_str();
+}
+
 }  // namespace
 
 void add_lm_commands(CLI::App& app) {
@@ -213,12 +223,7 @@ void add_lm_commands(CLI::App& app) {
   g->add_option("--model", gen->model, "Hugging Face model directory or llama2.c .bin")->required();
   g->add_option("--prompt", gen->prompt, "prompt text")->required();
   g->add_option("--tokenizer", gen->tokenizer, "tokenizer file (default: the one in the model directory)");
-  g->add_option("--max-new-tokens", gen->max_new_tokens, "tokens to generate at most")->capture_default_str();
-  g->add_option("--temperature", gen->sampling.temperature, "0 = greedy")->capture_default_str();
-  g->add_option("--top-k", gen->sampling.top_k, "sample from the K most likely tokens (0 = all)")->capture_default_str();
-  g->add_option("--top-p", gen->sampling.top_p, "nucleus sampling mass")->capture_default_str();
-  g->add_option("--seed", gen->sampling.seed, "random seed")->capture_default_str();
-  g->add_option("--device", gen->device, "cpu or cuda")->capture_default_str();
+  add_decoding_options(g, gen->max_new_tokens, gen->sampling, gen->device);
   g->callback([gen] { run_generate(*gen); });
 
   auto chat = std::make_shared<ChatArgs>();
@@ -226,12 +231,7 @@ void add_lm_commands(CLI::App& app) {
   ch->add_option("--model", chat->model, "Hugging Face model directory")->required();
   ch->add_option("--message", chat->messages, "a turn; repeat for user, assistant, ..., user")->required();
   ch->add_option("--system", chat->system, "system message");
-  ch->add_option("--max-new-tokens", chat->max_new_tokens, "tokens to generate at most")->capture_default_str();
-  ch->add_option("--temperature", chat->sampling.temperature, "0 = greedy")->capture_default_str();
-  ch->add_option("--top-k", chat->sampling.top_k, "sample from the K most likely tokens (0 = all)")->capture_default_str();
-  ch->add_option("--top-p", chat->sampling.top_p, "nucleus sampling mass")->capture_default_str();
-  ch->add_option("--seed", chat->sampling.seed, "random seed")->capture_default_str();
-  ch->add_option("--device", chat->device, "cpu or cuda")->capture_default_str();
+  add_decoding_options(ch, chat->max_new_tokens, chat->sampling, chat->device);
   ch->callback([chat] { run_chat(*chat); });
 
   auto ct = std::make_shared<ChatTemplateArgs>();
