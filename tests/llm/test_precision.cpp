@@ -32,9 +32,10 @@ TEST(Precision, AutocastOnlyInsideTheScope) {
 
 TEST(Precision, Bf16StepKeepsFp32MasterWeightsAndTracksFp32) {
   auto c = test::tiny_config();
+  torch::manual_seed(4);
   auto ids = torch::randint(0, c.vocab_size, {4, 17});
   std::vector<double> losses;
-  std::vector<torch::Tensor> after;
+  std::vector<torch::Tensor> after;  // all gradients, flattened
   for (Precision p : {Precision::kFp32, Precision::kBf16}) {
     torch::manual_seed(5);
     LlamaForCausalLM m(c);
@@ -54,12 +55,16 @@ TEST(Precision, Bf16StepKeepsFp32MasterWeightsAndTracksFp32) {
       ASSERT_TRUE(param.grad().defined());
       EXPECT_EQ(param.grad().scalar_type(), torch::kFloat32);
     }
-    opt.step();
     losses.push_back(loss.item<double>());
-    after.push_back(m->model->layer_list[0]->self_attn->q_proj->weight.clone());
+    std::vector<torch::Tensor> grads;
+    for (auto& param : m->parameters()) grads.push_back(param.grad().reshape({-1}));
+    after.push_back(torch::cat(grads));
+    opt.step();
   }
   EXPECT_NEAR(losses[0], losses[1], 0.02 * losses[0]);  // bf16 keeps ~3 significant digits
-  EXPECT_LT((after[0] - after[1]).abs().max().item<double>(), 5e-3);
+  // The gradient points the same way (Adam's first step is sign-like, so compare gradients, not weights).
+  const double cosine = (after[0] * after[1]).sum().item<double>() / (after[0].norm() * after[1].norm()).item<double>();
+  EXPECT_GT(cosine, 0.99);
 }
 
 }  // namespace
