@@ -94,28 +94,13 @@ void run_generate(const GenerateArgs& a) {
   stream_reply(l, ids, a.max_new_tokens, a.sampling);
 }
 
-// The model directory's chat template (tokenizer_config.json's chat_template or
-// chat_template.jinja), else the documented plain one.
+// The model directory's chat template, else the documented plain one.
 ChatTemplate chat_template_of(const fs::path& model) {
   if (!fs::is_directory(model)) fail(model.string() + ": chat needs a Hugging Face model directory");
-  const fs::path config = model / "tokenizer_config.json";
-  nlohmann::json cfg;
-  if (fs::exists(config)) {
-    cfg = nlohmann::json::parse(read_file(config), nullptr, false);
-    if (cfg.is_discarded() || !cfg.is_object()) fail(config.string() + ": not a JSON object");
-  }
-  if ((cfg.is_object() && cfg.contains("chat_template") && !cfg["chat_template"].is_null()) ||
-      fs::exists(model / "chat_template.jinja"))
-    return ChatTemplate::from_tokenizer_config(config);
-  spdlog::warn("{}: no chat template; using the plain one (<|role|> lines, docs/models.md)", model.string());
-  auto token = [&](const char* key) -> std::optional<std::string> {
-    if (!cfg.is_object() || !cfg.contains(key)) return std::nullopt;
-    const auto& v = cfg[key];
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
-    return std::nullopt;
-  };
-  return ChatTemplate::plain(token("bos_token"), token("eos_token"));
+  bool plain = false;
+  ChatTemplate t = ChatTemplate::for_model(model, &plain);
+  if (plain) spdlog::warn("{}: no chat template; using the plain one (<|role|> lines, docs/models.md)", model.string());
+  return t;
 }
 
 struct ChatArgs {

@@ -95,8 +95,7 @@ class BpeTokenizer : public Tokenizer {
   std::string decode(const std::vector<int32_t>& ids) const override {
     std::vector<std::string> tokens;
     for (int32_t id : ids) {
-      if (id < 0 || size_t(id) >= pieces_.size() || !has_[size_t(id)])
-        fail("token id " + std::to_string(id) + " is outside the vocabulary");
+      if (!in_vocab(id)) fail("token id " + std::to_string(id) + " is outside the vocabulary");
       if (special_.count(id)) continue;  // like skip_special_tokens=True
       tokens.push_back(pieces_[size_t(id)]);
     }
@@ -165,14 +164,12 @@ class BpeTokenizer : public Tokenizer {
       auto it = vocab_.find(name);
       return it == vocab_.end() ? -1 : it->second;
     });
-    for (int32_t id : specials_.prefix) check_id(id, "post_processor");
-    for (int32_t id : specials_.suffix) check_id(id, "post_processor");
+    for (const auto* ids : {&specials_.prefix, &specials_.suffix})
+      for (int32_t id : *ids)
+        if (!in_vocab(id)) fail("post_processor: special token id " + std::to_string(id) + " is not in the vocabulary");
   }
 
-  void check_id(int32_t id, const char* where) const {
-    if (id < 0 || size_t(id) >= pieces_.size() || !has_[size_t(id)])
-      fail(std::string(where) + ": special token id " + std::to_string(id) + " is not in the vocabulary");
-  }
+  bool in_vocab(int32_t id) const { return id >= 0 && size_t(id) < pieces_.size() && has_[size_t(id)]; }
 
   // Normalised text between added tokens: pre-tokenize, then BPE each word.
   void encode_plain(std::string_view text, bool first_section, std::vector<int32_t>& ids) const {

@@ -12,8 +12,6 @@ Precision parse_precision(const std::string& name) {
   fail("--precision must be fp32 or bf16, not \"" + name + "\"");
 }
 
-const char* precision_name(Precision p) { return p == Precision::kBf16 ? "bf16" : "fp32"; }
-
 MixedPrecision::MixedPrecision(Precision p, torch::Device device) : on_(p == Precision::kBf16), cuda_(device.is_cuda()) {
   if (!on_) return;
   if (cuda_) {

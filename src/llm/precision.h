@@ -12,7 +12,6 @@ namespace userllm::llm {
 
 enum class Precision { kFp32, kBf16 };
 Precision parse_precision(const std::string& name);  // "fp32" or "bf16"; fails naming the flag
-const char* precision_name(Precision p);
 
 // Turns autocast on for `device` for the scope's lifetime (a no-op for fp32).
 class MixedPrecision {

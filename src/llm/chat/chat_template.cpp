@@ -1,8 +1,6 @@
 #include "llm/chat/chat_template.h"
 
-#include <fstream>
-#include <sstream>
-
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "llm/chat/jinja_eval.h"
 
@@ -30,15 +28,16 @@ ordered_json to_json(const std::vector<ChatMessage>& messages) {
   return out;
 }
 
-static std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string() + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+namespace {
 
-ChatTemplate ChatTemplate::from_tokenizer_config(const fs::path& path) {
+// What a tokenizer_config.json says about chat: the template's source (empty
+// where there is none) and the BOS / EOS strings templates read.
+struct ChatConfig {
+  std::string source;
+  std::optional<std::string> bos, eos;
+};
+
+ChatConfig read_chat_config(const fs::path& path) {
   const std::string where = path.string();
   ordered_json cfg;
   try {
@@ -47,20 +46,20 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const fs::path& path) {
     fail(where + ": " + e.what());
   }
   if (!cfg.is_object()) fail(where + ": not a JSON object");
-  std::string source;
+  ChatConfig c;
   const fs::path jinja_file = path.parent_path() / "chat_template.jinja";
   auto it = cfg.find("chat_template");
   if (fs::exists(jinja_file)) {  // transformers lets this file clobber the config's template
-    source = read_file(jinja_file);
+    c.source = read_file(jinja_file);
   } else if (it == cfg.end() || it->is_null()) {
-    fail(where + ": no chat_template");
+    // no template
   } else if (it->is_string()) {
-    source = it->get<std::string>();
+    c.source = it->get<std::string>();
   } else if (it->is_array()) {
     bool found = false;
     for (auto& t : *it)
       if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
-        source = t["template"].get<std::string>(), found = true;
+        c.source = t["template"].get<std::string>(), found = true;
     if (!found) fail(where + ": chat_template has no \"default\" entry");
   } else {
     fail(where + ": chat_template is neither a string nor a list of {name, template}");
@@ -72,12 +71,35 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const fs::path& path) {
     if (t->is_object() && t->contains("content") && (*t)["content"].is_string()) return (*t)["content"].get<std::string>();
     fail(where + ": " + key + " is neither a string nor {\"content\": ...}");
   };
-  auto bos = token("bos_token"), eos = token("eos_token");
+  c.bos = token("bos_token");
+  c.eos = token("eos_token");
+  return c;
+}
+
+ChatTemplate parse_or_fail(const fs::path& path, ChatConfig c) {
   try {
-    return ChatTemplate(std::move(source), bos, eos);
+    return ChatTemplate(std::move(c.source), std::move(c.bos), std::move(c.eos));
   } catch (const Error& e) {
-    fail(where + ": " + e.what());
+    fail(path.string() + ": " + e.what());
   }
+}
+
+}  // namespace
+
+ChatTemplate ChatTemplate::from_tokenizer_config(const fs::path& path) {
+  ChatConfig c = read_chat_config(path);
+  if (c.source.empty()) fail(path.string() + ": no chat_template");
+  return parse_or_fail(path, std::move(c));
+}
+
+ChatTemplate ChatTemplate::for_model(const fs::path& dir, bool* plain) {
+  const fs::path config = dir / "tokenizer_config.json";
+  ChatConfig c;
+  if (fs::exists(config)) c = read_chat_config(config);
+  else if (fs::exists(dir / "chat_template.jinja")) c.source = read_file(dir / "chat_template.jinja");
+  if (plain) *plain = c.source.empty();
+  if (c.source.empty()) return ChatTemplate::plain(std::move(c.bos), std::move(c.eos));
+  return parse_or_fail(config, std::move(c));
 }
 
 ChatTemplate ChatTemplate::plain(std::optional<std::string> bos_token, std::optional<std::string> eos_token) {

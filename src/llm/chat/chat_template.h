@@ -47,6 +47,9 @@ class ChatTemplate {
   // (a string or {"content": ...}; absent or null leaves the variable undefined).
   // Fails with "FILE: no chat_template" and the like.
   static ChatTemplate from_tokenizer_config(const std::filesystem::path& path);
+  // A model directory's template: its tokenizer_config.json's (or chat_template.jinja),
+  // else the plain one with the config's BOS / EOS; *plain, if given, says which.
+  static ChatTemplate for_model(const std::filesystem::path& dir, bool* plain = nullptr);
   static ChatTemplate plain(std::optional<std::string> bos_token = std::nullopt,
                             std::optional<std::string> eos_token = std::nullopt);
 
