@@ -61,13 +61,30 @@ void CrossAttentionStackImpl::expand_context(int64_t rows) {
   rows_ = rows;
 }
 
+std::vector<CrossAttentionImpl::KeyValue> CrossAttentionStackImpl::key_values(const torch::Tensor& context) {
+  std::vector<CrossAttentionImpl::KeyValue> out;
+  for (size_t b = 0; b < blocks_->size(); ++b) out.push_back((*blocks_)[b]->as<GatedCrossAttentionBlock>()->key_value(context));
+  return out;
+}
+
+void CrossAttentionStackImpl::set_key_values(std::vector<CrossAttentionImpl::KeyValue> kv, torch::Tensor context_mask) {
+  if (kv.size() != blocks_->size())
+    fail("cross-attention: " + std::to_string(kv.size()) + " key/value sets for " + std::to_string(blocks_->size()) +
+         " blocks");
+  context_ = torch::Tensor();
+  context_mask_ = std::move(context_mask);
+  kv_ = std::move(kv);
+  rows_ = 0;
+}
+
 torch::Tensor CrossAttentionStackImpl::apply(int64_t layer, const torch::Tensor& hidden) {
   if (layer < 0 || size_t(layer) >= block_of_layer_.size() || block_of_layer_[layer] < 0) return hidden;
-  if (!context_.defined()) fail("cross-attention: no user context was set before the forward pass");
   const int64_t b = block_of_layer_[layer];
   auto* block = (*blocks_)[b]->as<GatedCrossAttentionBlock>();
+  if (kv_.empty() || (!kv_[b].k.defined() && !context_.defined()))
+    fail("cross-attention: no user context was set before the forward pass");
   if (!kv_[b].k.defined()) kv_[b] = block->key_value(context_);
-  if (rows_ == 0 || rows_ == context_.size(0)) return block->forward(hidden, kv_[b], context_mask_);
+  if (rows_ == 0 || rows_ == kv_[b].k.size(0)) return block->forward(hidden, kv_[b], context_mask_);
   CrossAttentionImpl::KeyValue kv{kv_[b].k.expand({rows_, -1, -1, -1}), kv_[b].v.expand({rows_, -1, -1, -1})};
   torch::Tensor mask = context_mask_.defined() ? context_mask_.expand({rows_, -1}) : context_mask_;
   return block->forward(hidden, kv, mask);

@@ -57,6 +57,12 @@ class CrossAttentionStackImpl : public torch::nn::Module {
   // Serves a context of one row to `rows` query rows (beams, candidates)
   // without recomputing its keys and values. Lasts until the next set_context().
   void expand_context(int64_t rows);
+  // Each block's keys and values of a context [B, S, context_dim], for set_key_values().
+  std::vector<CrossAttentionImpl::KeyValue> key_values(const torch::Tensor& context);
+  // Installs keys and values computed beforehand (one [B, heads, S, head_dim]
+  // pair per block) with their mask [B, S]: rows of different users decoding
+  // together (the server's continuous batching). Lasts until the next set_*().
+  void set_key_values(std::vector<CrossAttentionImpl::KeyValue> kv, torch::Tensor context_mask);
   torch::Tensor apply(int64_t layer, const torch::Tensor& hidden);
   const std::vector<int64_t>& layers() const { return layers_; }
   const GatedCrossAttentionOptions& options() const { return o_; }

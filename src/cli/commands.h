@@ -12,5 +12,6 @@ void add_finetune_commands(CLI::App& app);  // finetune
 void add_evaluate_commands(CLI::App& app);  // evaluate
 void add_report_commands(CLI::App& app);    // report
 void add_demo_commands(CLI::App& app);      // demo
+void add_serve_commands(CLI::App& app);     // serve
 
 }  // namespace userllm::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   userllm::cli::add_evaluate_commands(app);
   userllm::cli::add_report_commands(app);
   userllm::cli::add_demo_commands(app);
+  userllm::cli::add_serve_commands(app);
   app.parse_complete_callback([&] {
     // No default: for the small models here one thread is faster than two
     // (measured 2.2x on a 2-core machine, docs/results.md), and libtorch's own default is 1 here.

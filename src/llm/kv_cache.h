@@ -9,6 +9,7 @@
 namespace userllm::llm {
 
 struct KVCache {
+  KVCache() = default;  // empty; a caller may fill k and v with views of a larger buffer
   KVCache(const LlamaConfig& config, int64_t batch, int64_t capacity, torch::Device device,
           torch::Dtype dtype = torch::kFloat32);
   std::vector<torch::Tensor> k, v;  // per layer [B, n_kv_heads, capacity, head_dim]

@@ -26,6 +26,20 @@ int64_t prompt_tokens(const llm::Tokenizer& tok, const std::string& text) {
 
 EncodedExample encode_example(const data::Dataset& ds, const llm::Tokenizer& tok, const Example& ex,
                               const PromptOptions& opts) {
+  std::vector<std::string> lines;
+  if (opts.text_history) {
+    if (ex.begin > ex.end || ex.end > ds.num_events())
+      fail("history range [" + std::to_string(ex.begin) + ", " + std::to_string(ex.end) + ") is out of range");
+    for (uint64_t e = ex.begin; e < ex.end; ++e) lines.push_back(event_text_line(ds, e));
+  }
+  EncodedExample out = encode_request(tok, ex.prompt, ex.answer, lines, opts);
+  out.history_begin = ex.begin;
+  out.history_end = ex.end;
+  return out;
+}
+
+EncodedExample encode_request(const llm::Tokenizer& tok, const std::string& instruction, const std::string& answer,
+                              const std::vector<std::string>& history_lines, const PromptOptions& opts) {
   if (opts.context < 2 || opts.user_vectors < 0 || opts.answer_reserve < 0)
     fail("prompt options: context must be >= 2 and user_vectors, answer_reserve >= 0");
   const int64_t room = opts.context - opts.user_vectors;  // positions for prompt + answer ids
@@ -33,16 +47,14 @@ EncodedExample encode_example(const data::Dataset& ds, const llm::Tokenizer& tok
     fail("a context of " + std::to_string(opts.context) + " positions with " + std::to_string(opts.user_vectors) +
          " user vectors leaves no room for a prompt and an answer");
   EncodedExample out;
-  out.history_begin = ex.begin;
-  out.history_end = ex.end;
-  std::string prompt = ex.prompt;
+  std::string prompt = instruction;
   if (opts.text_history) {
     // The history gets what the instruction, its frame and the answer leave.
-    const int64_t fixed = prompt_tokens(tok, text_prompt("", ex.prompt));
+    const int64_t fixed = prompt_tokens(tok, text_prompt("", instruction));
     int64_t budget = std::max<int64_t>(0, room - fixed - opts.answer_reserve);
     for (;;) {
-      RenderedHistory h = render_history(ds, ex.begin, ex.end, tok, budget);
-      prompt = text_prompt(h.text, ex.prompt);
+      RenderedHistory h = render_history(history_lines, tok, budget);
+      prompt = text_prompt(h.text, instruction);
       // Tokens may merge across the joins; shrink until one answer token fits.
       const int64_t excess = prompt_tokens(tok, prompt) + 1 - room;
       if (excess <= 0 || h.kept == 0) {
@@ -53,7 +65,7 @@ EncodedExample encode_example(const data::Dataset& ds, const llm::Tokenizer& tok
       budget = std::max<int64_t>(0, h.tokens - excess);
     }
   }
-  TokenizedExample t = tokenize_example(tok, prompt, ex.answer, room);  // throws when nothing fits
+  TokenizedExample t = tokenize_example(tok, prompt, answer, room);  // throws when nothing fits
   out.prompt.assign(t.ids.begin(), t.ids.begin() + t.prompt_len);
   out.answer.assign(t.ids.begin() + t.prompt_len, t.ids.end());
   return out;

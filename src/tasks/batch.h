@@ -35,6 +35,10 @@ struct EncodedExample {
 // Throws userllm::Error when the instruction alone leaves no room for an answer token.
 EncodedExample encode_example(const data::Dataset& ds, const llm::Tokenizer& tok, const Example& ex,
                               const PromptOptions& opts);
+// The same for a request whose history is given as event lines (tasks/text_history.h),
+// read only by the text prompt; history_begin/end are left 0.
+EncodedExample encode_request(const llm::Tokenizer& tok, const std::string& instruction, const std::string& answer,
+                              const std::vector<std::string>& history_lines, const PromptOptions& opts);
 
 struct Batch {
   torch::Tensor history;   // [B, L, F] long, right-padded encoder rows; undefined for the text prompt

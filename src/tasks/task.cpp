@@ -59,6 +59,11 @@ uint32_t favorite_genre(const data::Dataset& ds, uint64_t begin, uint64_t end) {
   return best;
 }
 
+std::string next_item_instruction(const data::Dataset& ds) {
+  const std::string noun = item_noun(ds);
+  return "Based on the user's history, the next " + noun + " they will " + item_verb(noun) + " is:";
+}
+
 std::optional<Example> make_example(const data::Dataset& ds, const TaskOptions& opts, uint32_t user,
                                     uint64_t target, const data::GroundTruth* gt) {
   if (opts.history <= 0) fail("--history must be positive, got " + std::to_string(opts.history));
@@ -73,10 +78,9 @@ std::optional<Example> make_example(const data::Dataset& ds, const TaskOptions& 
   // over the same users. At least one, so the history is never empty.
   if (target - ds.user_begin(user) < uint64_t(std::max(1, opts.min_history))) return std::nullopt;
   ex.item = ds.column(ds.field_index("item"))[target];
-  const std::string noun = item_noun(ds);
   switch (opts.kind) {
     case TaskKind::kNextItem:
-      ex.prompt = "Based on the user's history, the next " + noun + " they will " + item_verb(noun) + " is:";
+      ex.prompt = next_item_instruction(ds);
       ex.answer = std::string(ds.item_title(ex.item));
       break;
     case TaskKind::kFavoriteGenre: {

@@ -38,6 +38,8 @@ struct Example {
 
 // "movie", "product", "place" or "item", from the dataset's name.
 std::string item_noun(const data::Dataset& ds);
+// The next-item task's instruction ("Based on the user's history, the next movie they will watch is:").
+std::string next_item_instruction(const data::Dataset& ds);
 
 // The most frequent genre over every genre of every item in events [begin,
 // end) (catalogue genres, multi-valued), ties going to the genre seen most

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/dataset.h"
 #include "llm/tokenizer.h"
@@ -11,6 +12,8 @@ namespace userllm::tasks {
 
 // One event as text: "Title (Year), rated 4.5" (year and rating when known).
 std::string event_text_line(const data::Dataset& ds, uint64_t event);
+// The same for an event given by its item and rating ids (a served user's event).
+std::string event_text_line(const data::Dataset& ds, uint32_t item, uint32_t rating);
 
 struct RenderedHistory {
   std::string text;    // "A (1995), rated 4; B, rated 3.5" oldest first, most recent last
@@ -23,5 +26,7 @@ struct RenderedHistory {
 // latest event fits.
 RenderedHistory render_history(const data::Dataset& ds, uint64_t begin, uint64_t end, const llm::Tokenizer& tok,
                                int64_t max_tokens);
+// The same over events already written as lines (event_text_line), oldest first.
+RenderedHistory render_history(const std::vector<std::string>& lines, const llm::Tokenizer& tok, int64_t max_tokens);
 
 }  // namespace userllm::tasks

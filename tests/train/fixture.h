@@ -24,7 +24,7 @@ struct TinySetup {
   std::filesystem::path llm;      // Hugging Face directory: config.json, model.safetensors, tokenizer.json
 };
 
-inline TinySetup make_tiny_setup(ScratchDir& dir) {
+inline TinySetup make_tiny_setup(const std::filesystem::path& dir) {
   TinySetup s{dir / "data", dir / "encoder", dir / "llm"};
   data::SynthOptions so;
   so.users = 16;
@@ -75,5 +75,6 @@ inline TinySetup make_tiny_setup(ScratchDir& dir) {
   llm::save_hf_model(lm, s.llm);
   return s;
 }
+inline TinySetup make_tiny_setup(ScratchDir& dir) { return make_tiny_setup(dir.path()); }
 
 }  // namespace userllm::test
