@@ -14,7 +14,7 @@
 // 200 events as text, and the two fine-tuning runs.
 //
 //   build/bench/serve_load [--work runs/serve-load] [--clients 1,16,128,1000]
-//       [--requests 20] [--seconds 60] [--max-tokens 16]
+//       [--requests 20] [--seconds 60] [--max-tokens 16] [--torch-threads 1]
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -59,14 +59,17 @@ void step(const fs::path& work, const std::string& name, const std::string& args
 
 struct Server {
   int pid = 0, port = 0;
+  static inline int torch_threads = 1;
   Server(const fs::path& run, const fs::path& data, const fs::path& store, int max_batch, const fs::path& log) {
     fs::remove(store);
     fs::remove(fs::path(store.string() + "-wal"));
     fs::remove(fs::path(store.string() + "-shm"));
     const fs::path out = log.string() + ".out";
+    fs::remove(out);  // a previous server's listening line must not be read as this one's
     FILE* p = popen((std::string(USERLLM_CLI) + " serve --run " + run.string() + " --data " + data.string() + " --store " +
                      store.string() + " --port 0 --max-batch " + std::to_string(max_batch) +
-                     " --max-queue 256 --threads 16 --request-timeout 120 > " + out.string() + " 2> " + log.string() +
+                     " --max-queue 256 --threads 16 --request-timeout 120 --torch-threads " +
+                     std::to_string(torch_threads) + " > " + out.string() + " 2> " + log.string() +
                      " & echo $!").c_str(), "r");
     if (!p || std::fscanf(p, "%d", &pid) != 1) userllm::fail("cannot start the server");
     pclose(p);
@@ -133,7 +136,7 @@ Result drive(Server& s, int clients, int requests, double seconds, int max_token
           if (resp.status == 200 || resp.status == 201) acked[size_t(c)] += int64_t(evs.size());
         } else {
           json body = {{"prompt", prompt}, {"user", user}, {"max_tokens", max_tokens}, {"temperature", 0},
-                       {"stream", true}, {"stream_options", {{"include_usage", true}}}};
+                       {"ignore_eos", true}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
           // The client reads the stream whole; time to first token comes from the server's histogram.
           resp = http_request(s.port, "POST", "/v1/completions", body.dump(), "", 120);
         }
@@ -196,6 +199,8 @@ int main(int argc, char** argv) {
   app.add_option("--requests", requests, "requests per client (9 posts : 1 completion)")->capture_default_str();
   app.add_option("--seconds", seconds, "time bound of each load level")->capture_default_str();
   app.add_option("--max-tokens", max_tokens, "tokens per completion")->capture_default_str();
+  app.add_option("--torch-threads", Server::torch_threads, "the servers' model threads (the HTTP threads and the clients share the rest)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     const fs::path ml = fs::path(USERLLM_SHARED_DIR) / "data/movielens-latest-small";

@@ -117,12 +117,12 @@ torch::Tensor DecodeBatch::step(const std::vector<int64_t>& tokens) {
   if (int64_t(tokens.size()) != n_ || n_ == 0)
     fail("decode batch: " + std::to_string(tokens.size()) + " tokens for " + std::to_string(n_) + " rows");
   torch::NoGradGuard ng;
-  if (len_ == o_.capacity) {
-    int64_t common = len_;
-    for (int64_t i = 0; i < n_; ++i) common = std::min(common, start_[size_t(i)]);
-    if (common == 0) fail("decode batch: a row has filled every slot");
-    shift(-common);
-  }
+  // Every row attends over slots [0, len_): drop the padding all rows share once it is as long
+  // as what they use (or the slots run out), so a long-running batch stays as cheap as its rows.
+  int64_t common = len_;
+  for (int64_t i = 0; i < n_; ++i) common = std::min(common, start_[size_t(i)]);
+  if (len_ == o_.capacity && common == 0) fail("decode batch: a row has filled every slot");
+  if (common > 0 && (len_ == o_.capacity || common >= len_ - common)) shift(-common);
   const auto dev = model_->device();
   auto ids = torch::tensor(tokens, torch::kLong).view({n_, 1}).to(dev);
   auto positions = torch::tensor(std::vector<int64_t>(real_.begin(), real_.begin() + n_), torch::kLong).view({n_, 1}).to(dev);
@@ -144,9 +144,9 @@ void DecodeBatch::remove(int64_t i) {
   if (i < 0 || i >= n_) fail("decode batch: no row " + std::to_string(i));
   const int64_t last = n_ - 1;
   if (i != last) {
-    for (size_t l = 0; l < cache_.k.size(); ++l) {
-      cache_.k[l][i].copy_(cache_.k[l][last]);
-      cache_.v[l][i].copy_(cache_.v[l][last]);
+    for (size_t l = 0; l < cache_.k.size(); ++l) {  // only the slots in use
+      cache_.k[l][i].narrow(1, 0, len_).copy_(cache_.k[l][last].narrow(1, 0, len_));
+      cache_.v[l][i].narrow(1, 0, len_).copy_(cache_.v[l][last].narrow(1, 0, len_));
     }
     key_mask_[i].copy_(key_mask_[last]);
     for (size_t b = 0; b < ck_.size(); ++b) ck_[b][i].copy_(ck_[b][last]), cv_[b][i].copy_(cv_[b][last]);

@@ -3,8 +3,9 @@
 // then copied into a free row at the batch's current slot, right-aligned, so
 // the batch stays left-padded (llm/llama.h) and every row's newest token sits
 // in the same slot; a finished row is replaced by the last one, keeping rows
-// 0..n-1 dense. When the slots run out, every row is shifted left by the
-// padding they all share. Each row has its own positions, key mask and, for
+// 0..n-1 dense. Every row attends over all slots in use, so once the padding
+// the rows all share is as long as what they use (or the slots run out),
+// every row is shifted left by it. Each row has its own positions, key mask and, for
 // cross-attention, its own user's keys and values.
 #pragma once
 #include <torch/types.h>

@@ -181,7 +181,7 @@ AppendResult Service::post_events(const std::string& user, const std::vector<Eve
     const EventInput& e = events[i];
     const std::string at = "events[" + std::to_string(i) + "]";
     auto item = catalogue_->find_item(e.item);
-    if (!item) throw RequestError(400, at + ".item: \"" + e.item + "\" is not an item id or title of the catalogue");
+    if (!item) throw RequestError(400, at + ".item: " + nlohmann::json(e.item).dump() + " is not an item id or title of the catalogue");
     NewEvent n;
     try {
       n.tokens = catalogue_->tokens(*item, e.rating, e.timestamp, prev);
@@ -382,7 +382,7 @@ bool Service::complete(CompletionRequest r, std::function<void(Completion)> on_d
   Generation g;
   g.max_tokens = sh->r.max_tokens;
   g.sampling = sh->r.sampling;
-  if (tok.eos_id() >= 0) g.stop_tokens.push_back(tok.eos_id());
+  if (tok.eos_id() >= 0 && !sh->r.ignore_eos) g.stop_tokens.push_back(tok.eos_id());
   g.deadline = sh->r.deadline;
   g.prepare = [this, sh](int64_t& max_tokens) {
     return prefill_for(sh->r, &sh->c.prompt_tokens, &sh->c.user_vectors, &max_tokens);

@@ -45,6 +45,7 @@ struct CompletionRequest {
   int64_t max_tokens = 16;
   llm::SamplingParams sampling;
   std::vector<std::string> stop;
+  bool ignore_eos = false;  // generate max_tokens whatever the model says (benchmarks; llama.cpp's flag)
   Clock::time_point deadline = Clock::time_point::max();
   // Text as it becomes final (stop strings and split UTF-8 held back), engine thread; false = client gone.
   std::function<bool(const std::string& piece)> on_text;

@@ -94,7 +94,8 @@ std::vector<EventInput> parse_events(const json& body, const ServerOptions& o) {
     const std::string at = "events[" + std::to_string(i) + "]";
     if (!e.is_object()) bad(at, std::string("expected an object, got ") + type_name(e));
     for (const auto& [k, v] : e.items())
-      if (k != "item" && k != "rating" && k != "timestamp" && k != "text" && k != "id") bad(at + "." + k, "unknown field");
+      if (k != "item" && k != "rating" && k != "timestamp" && k != "text" && k != "id")
+        bad(at + "." + json(k).dump(), "unknown field");  // quoted: a key may hold any character
     EventInput x;
     const json* item = find(e, "item");
     if (!item) bad(at + ".item", "required");
@@ -187,6 +188,7 @@ ParsedCompletion parse_completion(const json& body, bool chat, const ServerOptio
     }
   }
   if (const json* s = find(body, "stream")) p.stream = get_bool(*s, "stream");
+  if (const json* s = find(body, "ignore_eos")) r.ignore_eos = get_bool(*s, "ignore_eos");  // llama.cpp's extension
   if (const json* so = find(body, "stream_options")) {
     if (!so->is_object()) bad("stream_options", "expected an object");
     if (const json* u = find(*so, "include_usage")) p.include_usage = get_bool(*u, "stream_options.include_usage");

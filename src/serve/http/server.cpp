@@ -1,6 +1,7 @@
 #include "serve/http/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -72,6 +73,7 @@ struct HttpServer::Impl {
   HistogramFamily& first_token;
   CounterFamily& completion_tokens;
   std::atomic<uint64_t> next_id{1};
+  int listen_fd = -1;
 
   Impl(Service& s, const ServerOptions& opts)
       : service(s),
@@ -124,6 +126,12 @@ struct HttpServer::Impl {
   }
 
   void routes() {
+    // httplib listens with a backlog of 5: a burst of new connections then waits for SYN
+    // retransmits (a second each). Keep its socket to listen again with a real backlog.
+    http.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = int(sock);
+    });
     http.set_payload_max_length(o.max_body_bytes);
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
@@ -292,14 +300,15 @@ HttpServer::~HttpServer() = default;
 
 int HttpServer::bind() {
   auto& s = impl_->http;
-  if (impl_->o.port == 0) {
-    const int port = s.bind_to_any_port(impl_->o.host);
+  int port = impl_->o.port;
+  if (port == 0) {
+    port = s.bind_to_any_port(impl_->o.host);
     if (port < 0) fail("serve: cannot bind " + impl_->o.host);
-    return port;
+  } else if (!s.bind_to_port(impl_->o.host, port)) {
+    fail("serve: cannot listen on " + impl_->o.host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
   }
-  if (!s.bind_to_port(impl_->o.host, impl_->o.port))
-    fail("serve: cannot listen on " + impl_->o.host + ":" + std::to_string(impl_->o.port) + " (in use, or not an address of this machine)");
-  return impl_->o.port;
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, 4096);  // Linux raises the backlog of a listening socket
+  return port;
 }
 
 void HttpServer::listen() { impl_->http.listen_after_bind(); }
