@@ -42,68 +42,106 @@ void DecodeBatch::shift(int64_t by) {
   for (int64_t i = 0; i < n_; ++i) start_[size_t(i)] += by;
 }
 
-torch::Tensor DecodeBatch::add(const Prefill& p) {
-  if (full()) fail("decode batch: no free row");
+torch::Tensor DecodeBatch::add(const Prefill& p) { return add_many({p})[0]; }
+
+std::vector<torch::Tensor> DecodeBatch::add_many(const std::vector<Prefill>& ps) {
+  const int64_t k = int64_t(ps.size());
+  if (k == 0) return {};
+  if (n_ + k > o_.max_rows) fail("decode batch: no free row");
   torch::NoGradGuard ng;
   const auto dev = model_->device();
-  const int64_t P = p.ids.defined() ? p.ids.size(1) : p.embeds.size(1);
-  if (P < 1 || P >= context_length() || P >= o_.capacity)
-    fail("decode batch: a prompt of " + std::to_string(P) + " positions leaves no room in a context of " +
-         std::to_string(context_length()));
-  torch::Tensor mask = p.key_mask.defined() ? p.key_mask.to(dev, torch::kLong).view({1, P})
-                                            : torch::ones({1, P}, torch::TensorOptions(torch::kLong).device(dev));
-  // Cross-attention: this user's keys and values, computed once for the request.
-  std::vector<bridge::CrossAttentionImpl::KeyValue> kv;
-  torch::Tensor cmask;
-  if (cross_) {
-    torch::Tensor ctx = p.context, cm = p.context_mask;
-    if (!ctx.defined()) {  // no user: one vector that nothing may attend to
-      ctx = torch::zeros({1, 1, model_->config().hidden_size}, torch::TensorOptions().device(dev));
-      cm = torch::zeros({1, 1}, torch::TensorOptions(torch::kBool).device(dev));
-    }
-    if (!cm.defined()) cm = torch::ones({1, ctx.size(1)}, torch::TensorOptions(torch::kBool).device(dev));
-    if (ctx.size(1) > context_mask_.size(1))
-      fail("decode batch: " + std::to_string(ctx.size(1)) + " user vectors, more than the " +
-           std::to_string(context_mask_.size(1)) + " a row holds");
-    kv = cross_->key_values(ctx);
-    cmask = cm.to(torch::kBool);
-    cross_->set_key_values(kv, cmask);
+  const auto longs = torch::TensorOptions(torch::kLong).device(dev);
+  const auto bools = torch::TensorOptions(torch::kBool).device(dev);
+  // The prompts right-aligned in one left-padded batch [k, P] (their own padding kept).
+  std::vector<torch::Tensor> embeds, masks;
+  int64_t P = 0;
+  for (const Prefill& p : ps) {
+    const int64_t n = p.ids.defined() ? p.ids.size(1) : p.embeds.size(1);
+    if (n < 1 || n >= context_length() || n >= o_.capacity)
+      fail("decode batch: a prompt of " + std::to_string(n) + " positions leaves no room in a context of " +
+           std::to_string(context_length()));
+    embeds.push_back(p.ids.defined() ? model_->embed(p.ids.to(dev)) : p.embeds.to(dev));
+    masks.push_back(p.key_mask.defined() ? p.key_mask.to(dev, torch::kLong).view({1, n}) : torch::ones({1, n}, longs));
+    P = std::max(P, n);
   }
-  llm::KVCache alone(model_->config(), 1, P, dev);
-  auto positions = llm::make_positions(mask, P);
-  torch::Tensor logits = p.ids.defined() ? model_->forward(p.ids.to(dev), &alone, positions, mask)
-                                         : model_->forward_embeddings(p.embeds.to(dev), &alone, positions, mask);
+  auto x = torch::zeros({k, P, embeds[0].size(2)}, embeds[0].options());
+  auto mask = torch::zeros({k, P}, longs);
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t n = embeds[size_t(i)].size(1);
+    x[i].narrow(0, P - n, n).copy_(embeds[size_t(i)][0]);
+    mask[i].narrow(0, P - n, n).copy_(masks[size_t(i)][0]);
+  }
+  // Cross-attention: each user's keys and values, computed once for the request.
+  std::vector<std::vector<bridge::CrossAttentionImpl::KeyValue>> kv;  // [request][block]
+  std::vector<torch::Tensor> cmask;
+  if (cross_) {
+    std::vector<bridge::CrossAttentionImpl::KeyValue> padded;
+    int64_t S = 1;
+    for (const Prefill& p : ps) {
+      torch::Tensor ctx = p.context, cm = p.context_mask;
+      if (!ctx.defined()) {  // no user: one vector that nothing may attend to
+        ctx = torch::zeros({1, 1, model_->config().hidden_size}, torch::TensorOptions().device(dev));
+        cm = torch::zeros({1, 1}, bools);
+      }
+      if (!cm.defined()) cm = torch::ones({1, ctx.size(1)}, bools);
+      if (ctx.size(1) > context_mask_.size(1))
+        fail("decode batch: " + std::to_string(ctx.size(1)) + " user vectors, more than the " +
+             std::to_string(context_mask_.size(1)) + " a row holds");
+      kv.push_back(cross_->key_values(ctx.to(dev)));
+      cmask.push_back(cm.to(dev, torch::kBool));
+      S = std::max(S, ctx.size(1));
+    }
+    auto cm = torch::zeros({k, S}, bools);
+    for (size_t b = 0; b < kv[0].size(); ++b) {
+      const auto& first = kv[0][b].k;
+      auto kk = torch::zeros({k, first.size(1), S, first.size(3)}, first.options()), vv = torch::zeros_like(kk);
+      for (int64_t i = 0; i < k; ++i) {
+        const int64_t s = kv[size_t(i)][b].k.size(2);
+        kk[i].narrow(1, 0, s).copy_(kv[size_t(i)][b].k[0]);
+        vv[i].narrow(1, 0, s).copy_(kv[size_t(i)][b].v[0]);
+        if (b == 0) cm[i].narrow(0, 0, s).copy_(cmask[size_t(i)][0]);
+      }
+      padded.push_back({kk, vv});
+    }
+    cross_->set_key_values(std::move(padded), cm);
+  }
+  llm::KVCache alone(model_->config(), k, P, dev);
+  torch::Tensor logits = model_->forward_embeddings(x, &alone, llm::make_positions(mask, P), mask);
 
-  // Room: the prompt right-aligned at the current slot, and the slots it will still need.
+  // Room: the prompts right-aligned at the current slot.
   if (n_ == 0) len_ = 0;
   if (len_ < P) shift(P - len_);
-  const int64_t r = n_++;
-  for (size_t l = 0; l < cache_.k.size(); ++l) {
-    cache_.k[l][r].narrow(1, 0, len_).zero_();
-    cache_.v[l][r].narrow(1, 0, len_).zero_();
-    slots(cache_.k[l][r].unsqueeze(0), len_ - P, P).copy_(alone.k[l]);
-    slots(cache_.v[l][r].unsqueeze(0), len_ - P, P).copy_(alone.v[l]);
-  }
-  key_mask_[r].zero_();
-  key_mask_[r].narrow(0, len_ - P, P).copy_(mask[0]);
-  real_[size_t(r)] = mask.sum().item<int64_t>();
-  start_[size_t(r)] = len_ - P;
-  if (cross_) {
-    if (ck_.empty())
-      for (const auto& x : kv) {
-        ck_.push_back(torch::zeros({o_.max_rows, x.k.size(1), context_mask_.size(1), x.k.size(3)}, x.k.options()));
-        cv_.push_back(torch::zeros_like(ck_.back()));
-      }
-    const int64_t S = kv[0].k.size(2);
-    for (size_t b = 0; b < kv.size(); ++b) {
-      ck_[b][r].zero_(), cv_[b][r].zero_();
-      ck_[b][r].narrow(1, 0, S).copy_(kv[b].k[0]);
-      cv_[b][r].narrow(1, 0, S).copy_(kv[b].v[0]);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t r = n_++;
+    for (size_t l = 0; l < cache_.k.size(); ++l) {
+      cache_.k[l][r].narrow(1, 0, len_).zero_();
+      cache_.v[l][r].narrow(1, 0, len_).zero_();
+      cache_.k[l][r].narrow(1, len_ - P, P).copy_(alone.k[l][i]);
+      cache_.v[l][r].narrow(1, len_ - P, P).copy_(alone.v[l][i]);
     }
-    context_mask_[r].zero_();
-    context_mask_[r].narrow(0, 0, S).copy_(cmask[0]);
+    key_mask_[r].zero_();
+    key_mask_[r].narrow(0, len_ - P, P).copy_(mask[i]);
+    real_[size_t(r)] = mask[i].sum().item<int64_t>();
+    start_[size_t(r)] = len_ - embeds[size_t(i)].size(1);
+    if (cross_) {
+      if (ck_.empty())
+        for (const auto& b : kv[0]) {
+          ck_.push_back(torch::zeros({o_.max_rows, b.k.size(1), context_mask_.size(1), b.k.size(3)}, b.k.options()));
+          cv_.push_back(torch::zeros_like(ck_.back()));
+        }
+      const int64_t S = kv[size_t(i)][0].k.size(2);
+      for (size_t b = 0; b < ck_.size(); ++b) {
+        ck_[b][r].zero_(), cv_[b][r].zero_();
+        ck_[b][r].narrow(1, 0, S).copy_(kv[size_t(i)][b].k[0]);
+        cv_[b][r].narrow(1, 0, S).copy_(kv[size_t(i)][b].v[0]);
+      }
+      context_mask_[r].zero_();
+      context_mask_[r].narrow(0, 0, S).copy_(cmask[size_t(i)][0]);
+    }
+    out.push_back(logits[i][P - 1]);
   }
-  return logits[0][P - 1];
+  return out;
 }
 
 void DecodeBatch::install_context() {

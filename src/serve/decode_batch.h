@@ -41,6 +41,10 @@ class DecodeBatch {
   // Prefills p alone, adds it as row rows() - 1 and returns the logits of its next token [vocab].
   // The caller checks full() first.
   torch::Tensor add(const Prefill& p);
+  // Several at once, prefilled together in one left-padded forward pass (each row is masked
+  // from the others' padding); they become the last ps.size() rows, in order. Returns each
+  // one's next-token logits.
+  std::vector<torch::Tensor> add_many(const std::vector<Prefill>& ps);
   // One token per row (tokens[i] extends row i): the logits of each row's next token [rows, vocab].
   torch::Tensor step(const std::vector<int64_t>& tokens);
   // Drops row i; the last row takes its place (the caller moves its bookkeeping the same way).

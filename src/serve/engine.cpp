@@ -79,34 +79,70 @@ bool Engine::accept(Active& a, int64_t t, int64_t row_length) {
   return true;
 }
 
-void Engine::admit(Queued q) {
-  llm::Sampler sampler(q.g.sampling);
-  auto a = std::make_unique<Active>(Active{std::move(q.g), std::move(sampler), {}, 0, q.submitted});
-  try {
-    if (Clock::now() > a->g.deadline) return finish(*a, "timeout");
-    if (a->g.cancelled->load()) return finish(*a, "cancelled");
-    const torch::Tensor logits = batch_.add(a->g.prepare(a->g.max_tokens));
-    const int64_t row = batch_.rows() - 1;
-    a->out.prompt_positions = batch_.length(row);
-    if (a->g.max_tokens < 1) {
-      finish(*a, "length");
-      batch_.remove(row);
+void Engine::retire(size_t i) {
+  batch_.remove(int64_t(i));
+  if (i != active_.size() - 1) active_[i] = std::move(active_.back());
+  active_.pop_back();
+}
+
+void Engine::admit(std::deque<Queued>& queued) {
+  // Prefilled together, up to a budget of padded positions (TP prompts are long).
+  constexpr int64_t kPrefillPositions = 4096;
+  std::vector<std::unique_ptr<Active>> ready;
+  std::vector<Prefill> prefills;
+  int64_t longest = 0;
+  auto flush = [&] {
+    if (ready.empty()) return;
+    std::vector<torch::Tensor> logits;
+    try {
+      logits = batch_.add_many(prefills);
+    } catch (const std::exception& e) {
+      for (auto& a : ready) a->out.error = e.what(), finish(*a, "error");
+      ready.clear(), prefills.clear(), longest = 0;
       return;
     }
-    if (!accept(*a, a->sampler.sample(logits), batch_.length(row))) {
-      batch_.remove(row);
-      return;
+    const size_t first = active_.size();
+    for (auto& a : ready) active_.push_back(std::move(a));
+    // Backwards, so a removal (the last row moves into i) never skips a row.
+    for (size_t i = active_.size(); i-- > first;) {
+      Active& a = *active_[i];
+      a.out.prompt_positions = batch_.length(int64_t(i));
+      if (!accept(a, a.sampler.sample(logits[i - first]), batch_.length(int64_t(i)))) retire(i);
     }
-    active_.push_back(std::move(a));
-    running_ = int64_t(active_.size());
-  } catch (const RequestError& e) {
-    a->out.error = e.what();
-    a->out.status = e.status;
-    finish(*a, "error");
-  } catch (const std::exception& e) {
-    a->out.error = e.what();
-    finish(*a, "error");
+    ready.clear(), prefills.clear(), longest = 0;
+  };
+  for (auto& q : queued) {
+    llm::Sampler sampler(q.g.sampling);
+    auto a = std::make_unique<Active>(Active{std::move(q.g), std::move(sampler), {}, 0, q.submitted});
+    if (Clock::now() > a->g.deadline) {
+      finish(*a, "timeout");
+      continue;
+    }
+    if (a->g.cancelled->load()) {
+      finish(*a, "cancelled");
+      continue;
+    }
+    Prefill p;
+    try {
+      p = a->g.prepare(a->g.max_tokens);
+    } catch (const RequestError& e) {
+      a->out.error = e.what();
+      a->out.status = e.status;
+      finish(*a, "error");
+      continue;
+    } catch (const std::exception& e) {
+      a->out.error = e.what();
+      finish(*a, "error");
+      continue;
+    }
+    const int64_t n = p.ids.defined() ? p.ids.size(1) : p.embeds.size(1);
+    if (!ready.empty() && int64_t(ready.size() + 1) * std::max(longest, n) > kPrefillPositions) flush();
+    longest = std::max(longest, n);
+    ready.push_back(std::move(a));
+    prefills.push_back(std::move(p));
   }
+  flush();
+  running_ = int64_t(active_.size());
 }
 
 void Engine::loop() {
@@ -124,7 +160,7 @@ void Engine::loop() {
       if (stopping_ && tasks.empty() && admitted.empty() && queue_.empty() && active_.empty()) break;
     }
     for (auto& t : tasks) t();
-    for (auto& q : admitted) admit(std::move(q));
+    admit(admitted);
     if (active_.empty()) continue;
     std::vector<int64_t> last;
     for (auto& a : active_) last.push_back(a->last);
@@ -144,10 +180,7 @@ void Engine::loop() {
     // Backwards, so a removal (the last row moves into i) never skips a row.
     for (size_t i = active_.size(); i-- > 0;) {
       Active& a = *active_[i];
-      if (accept(a, a.sampler.sample(logits[int64_t(i)]), batch_.length(int64_t(i)))) continue;
-      batch_.remove(int64_t(i));
-      if (i != active_.size() - 1) active_[i] = std::move(active_.back());
-      active_.pop_back();
+      if (!accept(a, a.sampler.sample(logits[int64_t(i)]), batch_.length(int64_t(i)))) retire(i);
     }
     running_ = int64_t(active_.size());
   }

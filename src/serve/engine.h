@@ -1,8 +1,8 @@
 // The scheduler: one thread owns the model. HTTP threads never touch it; they
 // queue generations (bounded) and small model tasks, and the engine thread
 // runs them between decoding steps. Generations decode together (continuous
-// batching, serve/decode_batch.h): a queued one joins the running batch at a
-// token boundary and leaves it when it ends, so a long answer never holds up
+// batching, serve/decode_batch.h): queued ones are prefilled together and join
+// the running batch at a token boundary and leaves it when it ends, so a long answer never holds up
 // a short one.
 #pragma once
 #include <atomic>
@@ -84,7 +84,9 @@ class Engine {
     Clock::time_point submitted;
   };
   void loop();
-  void admit(Queued q);
+  // Prepares and prefills the newly admitted generations (together) and adds them to the batch.
+  void admit(std::deque<Queued>& queued);
+  void retire(size_t row);  // ends row's place in the batch (the last row moves into it)
   // Records token t for row i; false when the row is done (its outcome is then final).
   bool accept(Active& a, int64_t t, int64_t row_length);
   void finish(Active& a, const std::string& reason);

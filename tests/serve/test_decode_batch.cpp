@@ -57,15 +57,27 @@ TEST(DecodeBatch, RowsJoiningAndLeavingMatchEachSequenceAlone) {
     std::vector<int64_t> fed(4, 0);  // tokens after the prompt fed so far
     double worst = 0;
     for (int64_t step = 0; step < 24; ++step) {
+      // Those joining at the same step are prefilled together (sequences 0 and 1, of unequal
+      // prompts and user vectors), the others alone.
+      std::vector<serve::Prefill> joining;
+      std::vector<int> who;
       for (int i = 0; i < 4; ++i) {
-        if (seqs[i].joins != step || batch.full()) continue;
+        if (seqs[i].joins != step || batch.rows() + int64_t(joining.size()) == 3) continue;
         serve::Prefill p;
         p.ids = torch::tensor(std::vector<int64_t>(seqs[i].tokens.begin(), seqs[i].tokens.begin() + seqs[i].prompt)).view({1, -1});
         p.context = seqs[i].context;
         p.context_mask = seqs[i].mask;
-        worst = std::max(worst, (batch.add(p) - want[i][0]).abs().max().item<double>());
-        row_seq.push_back(i);
+        joining.push_back(p);
+        who.push_back(i);
       }
+      if (joining.size() == 1) {
+        worst = std::max(worst, (batch.add(joining[0]) - want[who[0]][0]).abs().max().item<double>());
+      } else if (!joining.empty()) {
+        auto first = batch.add_many(joining);
+        for (size_t j = 0; j < who.size(); ++j)
+          worst = std::max(worst, (first[j] - want[who[j]][0]).abs().max().item<double>());
+      }
+      row_seq.insert(row_seq.end(), who.begin(), who.end());
       if (batch.rows() == 0) continue;
       std::vector<int64_t> tokens;
       for (int i : row_seq) tokens.push_back(seqs[i].tokens[size_t(seqs[i].prompt + fed[i])]);
