@@ -13,8 +13,9 @@
 
 namespace userllm::bench {
 
-inline void print_blas() {
-  std::ifstream maps("/proc/self/maps");
+// The BLAS libraries mapped into a process ("self", or a pid: a server the bench started).
+inline std::string mapped_blas(const std::string& pid = "self") {
+  std::ifstream maps("/proc/" + pid + "/maps");
   std::string line, seen;
   while (std::getline(maps, line)) {
     auto slash = line.rfind('/');
@@ -23,7 +24,11 @@ inline void print_blas() {
     if ((lib.find("blas") != std::string::npos || lib.find("mkl") != std::string::npos) && seen.find(lib) == std::string::npos)
       seen += lib + " ";
   }
-  std::printf("BLAS libraries mapped: %s\n", seen.empty() ? "(none found)" : seen.c_str());
+  return seen.empty() ? "(none found)" : seen;
+}
+
+inline void print_blas() {
+  std::printf("BLAS libraries mapped: %s\n", mapped_blas().c_str());
   std::printf("threads: intra-op %d, inter-op %d, OpenBLAS %d\n", at::get_num_threads(), at::get_num_interop_threads(),
               llm::openblas_threads());
   auto cfg = at::show_config();

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "../tests/serve/http_client.h"
+#include "blas_info.h"
 #include "common/error.h"
 #include "data/dataset.h"
 
@@ -80,17 +81,6 @@ struct Server {
       else std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (!port) userllm::fail("the server did not start: see " + log.string());
-  }
-  // The BLAS the model runs on: the libraries mapped into the server process.
-  std::string blas() const {
-    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-    std::string line, seen;
-    while (std::getline(maps, line)) {
-      const std::string lib = line.substr(line.rfind('/') + 1);
-      if ((lib.find("blas") != std::string::npos || lib.find("mkl") != std::string::npos) && seen.find(lib) == std::string::npos)
-        seen += lib + " ";
-    }
-    return seen.empty() ? "(none found)" : seen;
   }
   double peak_rss_mb() const {
     std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -248,7 +238,7 @@ int main(int argc, char** argv) {
     for (const char* run : {"xattn-p16", "text"}) {
       for (int c : levels) {
         Server s(w / run, w / "data", w / (std::string(run) + ".sqlite"), 16, w / (std::string(run) + "-serve.log"));
-        if (all.empty()) std::printf("server BLAS libraries mapped: %s; model threads %d\n", s.blas().c_str(), Server::torch_threads);
+        if (all.empty()) std::printf("server BLAS libraries mapped: %s; model threads %d\n", userllm::bench::mapped_blas(std::to_string(s.pid)).c_str(), Server::torch_threads);
         all[run][c] = drive(s, c, requests, seconds, max_tokens, prompt, items, false);
         s.stop();
         print(std::string(run == std::string("text") ? "TP" : "XA + Perceiver 16"), all[run][c]);

@@ -1,27 +1,13 @@
 #include "serve/catalogue.h"
 
 #include <cmath>
-#include <functional>
 
 #include "common/error.h"
 #include "data/vocab.h"
+#include "serve/fingerprint.h"
 #include "tasks/text_history.h"
 
 namespace userllm::serve {
-
-namespace {
-
-// FNV-1a, 64 bits: stable across platforms and runs (std::hash is not).
-struct Fnv {
-  uint64_t h = 1469598103934665603ull;
-  void add(const void* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ull;
-  }
-  void add(const std::string& s) { add(s.data(), s.size() + 1); }
-  void add(uint64_t v) { add(&v, sizeof v); }
-};
-
-}  // namespace
 
 Catalogue::Catalogue(const data::Dataset& ds, const std::vector<std::string>& encoder_fields)
     : ds_(ds), fields_(encoder_fields) {
@@ -59,9 +45,7 @@ Catalogue::Catalogue(const data::Dataset& ds, const std::vector<std::string>& en
     for (uint32_t t = 0; t < fi.vocab_size; ++t) f.add(std::string(ds.token(fx, t)));
   }
   for (uint32_t g : genre_of_item_) f.add(uint64_t(g));
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(f.h));
-  fingerprint_ = hex;
+  fingerprint_ = f.hex();
 }
 
 std::optional<uint32_t> Catalogue::find_item(const std::string& key_or_title) const {

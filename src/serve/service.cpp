@@ -10,6 +10,7 @@
 #include "common/progress.h"
 #include "eval/beam_search.h"
 #include "eval/request.h"
+#include "serve/fingerprint.h"
 #include "serve/text_stream.h"
 #include "tasks/batch.h"
 #include "tasks/text_history.h"
@@ -21,22 +22,15 @@ using bridge::IntegrationKind;
 
 namespace {
 
-std::string hex64(uint64_t h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-// FNV-1a over the encoder's weights: the tag of every cached encoder state.
+// The encoder's weights: the tag of every cached encoder state.
 std::string weights_fingerprint(torch::nn::Module& m) {
-  uint64_t h = 1469598103934665603ull;
+  Fnv f;
   for (const auto& p : m.named_parameters()) {
     auto t = p.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
-    const auto* b = reinterpret_cast<const uint8_t*>(t.data_ptr<float>());
-    for (size_t i = 0; i < size_t(t.numel()) * sizeof(float); ++i) h = (h ^ b[i]) * 1099511628211ull;
-    for (char c : p.key()) h = (h ^ uint8_t(c)) * 1099511628211ull;
+    f.add(t.data_ptr<float>(), size_t(t.numel()) * sizeof(float));
+    f.add(p.key().data(), p.key().size());
   }
-  return hex64(h);
+  return f.hex();
 }
 
 std::vector<std::string> encoder_fields(const train::LoadedRun& r) {
@@ -65,9 +59,8 @@ Service::Service(train::LoadedRun run, const std::filesystem::path& store, const
   const auto& opt = run_.options;
   model_id_ = std::string("userllm-") + bridge::integration_name(run_.model->options().integration) + "-" +
               tasks::task_name(opt.task);
-  bool plain = true;
   try {
-    if (std::filesystem::is_directory(opt.llm)) chat_ = llm::ChatTemplate::for_model(opt.llm, &plain);
+    if (std::filesystem::is_directory(opt.llm)) chat_ = llm::ChatTemplate::for_model(opt.llm);
   } catch (const Error& e) {
     spdlog::warn("chat template: {} (chat completions use the plain template)", e.what());
   }
@@ -417,12 +410,9 @@ nlohmann::json Service::recommend(const std::string& user, int64_t k) {
   engine_->run([&] {
     auto s = state_of(user);
     refresh_context(user, *s);
-    CompletionRequest r;
-    r.user = user;
-    r.prompt = tasks::next_item_instruction(*run_.dataset);
     tasks::EncodedExample e;
     try {
-      e = tasks::encode_request(*run_.tokenizer, r.prompt, "", s->lines, run_.prompt);
+      e = tasks::encode_request(*run_.tokenizer, tasks::next_item_instruction(*run_.dataset), "", s->lines, run_.prompt);
     } catch (const Error& err) {
       throw RequestError(400, err.what());
     }
