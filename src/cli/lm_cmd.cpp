@@ -32,7 +32,7 @@ torch::Device parse_device(const std::string& name) {
 }
 
 struct GenerateArgs {
-  std::string model, prompt, tokenizer, device = "cpu";
+  std::string model, prompt, tokenizer, device = "cpu", weights = "f32";
   int64_t max_new_tokens = 256;
   SamplingParams sampling;
 };
@@ -42,7 +42,8 @@ struct Loaded {
   LlamaForCausalLM model{nullptr};
 };
 
-Loaded load(const std::string& model_path, const std::string& tokenizer_path, const std::string& device) {
+Loaded load(const std::string& model_path, const std::string& tokenizer_path, const std::string& device,
+            const std::string& weights) {
   // A llama2.c .bin has no tokenizer beside it; a model directory usually does.
   if (!fs::exists(model_path)) fail(model_path + ": no such model file or directory");
   fs::path tok_path = tokenizer_path;
@@ -50,7 +51,9 @@ Loaded load(const std::string& model_path, const std::string& tokenizer_path, co
     if (!fs::is_directory(model_path)) fail("--tokenizer is required for a llama2.c checkpoint (e.g. tok512.bin)");
     tok_path = model_path;
   }
+  const auto format = parse_weight_format(weights);
   Loaded l{load_tokenizer(tok_path), load_model(model_path, LoadOptions{parse_device(device)})};
+  l.model->pack_weights(format);
   if (l.tokenizer->vocab_size() > l.model->config().vocab_size)
     fail(tok_path.string() + ": tokenizer has " + std::to_string(l.tokenizer->vocab_size()) +
          " tokens but the model only " + std::to_string(l.model->config().vocab_size));
@@ -85,7 +88,7 @@ void stream_reply(Loaded& l, const std::vector<int32_t>& ids, int64_t max_new_to
 
 void run_generate(const GenerateArgs& a) {
   a.sampling.validate();
-  auto l = load(a.model, a.tokenizer, a.device);
+  auto l = load(a.model, a.tokenizer, a.device, a.weights);
   std::vector<int32_t> ids = l.tokenizer->encode(a.prompt, /*add_special=*/true);
   if (ids.empty()) fail("the prompt encodes to no tokens and the tokenizer adds no BOS");
   // Echo the prompt piece by piece, as llama2.c does, then stream new tokens.
@@ -104,7 +107,7 @@ ChatTemplate chat_template_of(const fs::path& model) {
 }
 
 struct ChatArgs {
-  std::string model, system, device = "cpu";
+  std::string model, system, device = "cpu", weights = "f32";
   std::vector<std::string> messages;
   int64_t max_new_tokens = 256;
   SamplingParams sampling;
@@ -118,7 +121,7 @@ void run_chat(const ChatArgs& a) {
     messages.push_back({{"role", i % 2 == 0 ? "user" : "assistant"}, {"content", a.messages[i]}});
   if (a.messages.size() % 2 == 0) fail("--message: give an odd number (user, assistant, ..., user)");
   const std::string text = chat_template_of(a.model).render(messages, /*add_generation_prompt=*/true);
-  auto l = load(a.model, "", a.device);
+  auto l = load(a.model, "", a.device, a.weights);
   // The template writes BOS itself; transformers tokenises its output without special tokens.
   std::vector<int32_t> ids = l.tokenizer->encode(text, /*add_special=*/false);
   if (ids.empty()) fail("the chat template rendered no tokens");
@@ -188,13 +191,16 @@ void run_convert(const ConvertArgs& a) {
 }
 
 // The flags generate and chat share.
-void add_decoding_options(CLI::App* c, int64_t& max_new_tokens, SamplingParams& sampling, std::string& device) {
+void add_decoding_options(CLI::App* c, int64_t& max_new_tokens, SamplingParams& sampling, std::string& device,
+                          std::string& weights) {
   c->add_option("--max-new-tokens", max_new_tokens, "tokens to generate at most")->capture_default_str();
   c->add_option("--temperature", sampling.temperature, "0 = greedy")->capture_default_str();
   c->add_option("--top-k", sampling.top_k, "sample from the K most likely tokens (0 = all)")->capture_default_str();
   c->add_option("--top-p", sampling.top_p, "nucleus sampling mass")->capture_default_str();
   c->add_option("--seed", sampling.seed, "random seed")->capture_default_str();
   c->add_option("--device", device, "cpu or cuda")->capture_default_str();
+  c->add_option("--weights", weights, "f32, bf16 or int8 (Q8_0 blocks): the matrices' format for decoding on the CPU")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -208,7 +214,7 @@ void add_lm_commands(CLI::App& app) {
   g->add_option("--model", gen->model, "Hugging Face model directory or llama2.c .bin")->required();
   g->add_option("--prompt", gen->prompt, "prompt text")->required();
   g->add_option("--tokenizer", gen->tokenizer, "tokenizer file (default: the one in the model directory)");
-  add_decoding_options(g, gen->max_new_tokens, gen->sampling, gen->device);
+  add_decoding_options(g, gen->max_new_tokens, gen->sampling, gen->device, gen->weights);
   g->callback([gen] { run_generate(*gen); });
 
   auto chat = std::make_shared<ChatArgs>();
@@ -216,7 +222,7 @@ void add_lm_commands(CLI::App& app) {
   ch->add_option("--model", chat->model, "Hugging Face model directory")->required();
   ch->add_option("--message", chat->messages, "a turn; repeat for user, assistant, ..., user")->required();
   ch->add_option("--system", chat->system, "system message");
-  add_decoding_options(ch, chat->max_new_tokens, chat->sampling, chat->device);
+  add_decoding_options(ch, chat->max_new_tokens, chat->sampling, chat->device, chat->weights);
   ch->callback([chat] { run_chat(*chat); });
 
   auto ct = std::make_shared<ChatTemplateArgs>();

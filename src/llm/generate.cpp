@@ -59,13 +59,17 @@ std::vector<std::vector<int64_t>> generate(LlamaForCausalLM& model, const std::v
     return model->logits(h.select(1, h.size(1) - 1)).to(torch::kCPU, torch::kFloat32);
   };
   auto logits = last_logits(ids, make_positions(mask, P));
+  // The key mask grows one column per step: a view of one preallocated buffer, not a cat.
+  auto mask_buf = torch::ones({B, P + steps}, long_opts.device(dev));
+  mask_buf.narrow(1, 0, P).copy_(mask);
+  std::vector<int64_t> next(static_cast<size_t>(B), 0), positions(static_cast<size_t>(B));
+  const int64_t last_pos = cfg.context_length() - 1;
   for (int64_t step = 0; step < steps; ++step) {
-    auto next = torch::zeros({B, 1}, long_opts);
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {
       if (done[size_t(b)]) continue;
       const int64_t tok = samplers[size_t(b)].sample(logits[b]);
-      next[b][0] = tok;
+      next[size_t(b)] = tok;
       if (std::find(opts.stop_tokens.begin(), opts.stop_tokens.end(), tok) != opts.stop_tokens.end()) {
         done[size_t(b)] = true;
         continue;
@@ -76,15 +80,17 @@ std::vector<std::vector<int64_t>> generate(LlamaForCausalLM& model, const std::v
       all_done = all_done && done[size_t(b)];
     }
     if (all_done || step + 1 == steps) break;
-    next = next.to(dev);
-    mask = torch::cat({mask, torch::ones({B, 1}, mask.options())}, 1);
-    ids = torch::cat({ids, next}, 1);
-    // Finished rows keep stepping in lockstep; clamp their positions inside the context.
-    const int64_t last_pos = cfg.context_length() - 1;
-    if (cache)
-      logits = last_logits(next, make_positions(mask, 1).clamp_max(last_pos));
-    else
+    auto next_ids = torch::tensor(next, long_opts).view({B, 1}).to(dev);
+    mask = mask_buf.narrow(1, 0, P + step + 1);
+    if (cache) {
+      // Each row's position is its real tokens so far; finished rows keep
+      // stepping in lockstep, clamped inside the context.
+      for (int64_t b = 0; b < B; ++b) positions[size_t(b)] = std::min(next_pos[size_t(b)] - 1, last_pos);
+      logits = last_logits(next_ids, torch::tensor(positions, long_opts).view({B, 1}).to(dev));
+    } else {
+      ids = torch::cat({ids, next_ids}, 1);
       logits = last_logits(ids, make_positions(mask, ids.size(1)).clamp_max(last_pos));
+    }
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #include "llm/llama.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <tuple>
@@ -79,12 +80,20 @@ torch::Device LlamaForCausalLMImpl::device() const { return model->embed_tokens-
 
 torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) {
   if (ids.numel() > 0) {
-    int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    int64_t lo = 0, hi = 0;
+    if (ids.device().is_cpu() && ids.scalar_type() == torch::kLong && ids.is_contiguous()) {  // no tensor ops per step
+      const int64_t* p = ids.data_ptr<int64_t>();
+      lo = hi = p[0];
+      for (int64_t i = 1; i < ids.numel(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
+    } else {
+      lo = ids.min().item<int64_t>();
+      hi = ids.max().item<int64_t>();
+    }
     if (lo < 0 || hi >= config_.vocab_size)
       fail("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary of " +
            std::to_string(config_.vocab_size));
   }
-  auto e = model->embed_tokens(ids);
+  auto e = tied_head_.defined() ? tied_head_.rows_at(ids) : model->embed_tokens(ids);
   // Gemma3TextScaledWordEmbedding: the scale is rounded to the weights' dtype first.
   if (config_.gemma())
     e = e * torch::tensor(std::sqrt(double(config_.hidden_size)), e.options()).to(e.scalar_type());
@@ -96,9 +105,30 @@ torch::Tensor LlamaForCausalLMImpl::output_weight() {
 }
 
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
-  auto out = lm_head.is_empty() ? torch::linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
+  torch::Tensor out;
+  if (tied_head_.defined()) out = tied_head_.matmul(hidden);
+  else out = lm_head.is_empty() ? linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
   if (const double cap = config_.final_logit_softcapping; cap > 0) out = torch::tanh(out / cap) * cap;
   return out;
+}
+
+void LlamaForCausalLMImpl::pack_weights(WeightFormat format) {
+  if (format == WeightFormat::kF32) return;
+  TORCH_CHECK(weight_format_ == WeightFormat::kF32, "weights are already packed");
+  if (device() != torch::kCPU || model->embed_tokens->weight.scalar_type() != torch::kFloat32)
+    fail(std::string("--weights ") + llm::name(format) + " needs a float32 model on the CPU");
+  for (auto& layer : model->layer_list) {
+    auto& a = layer->self_attn;
+    for (auto* p : {&a->q_proj, &a->k_proj, &a->v_proj, &a->o_proj}) (*p)->pack(format);
+    for (auto* p : {&layer->mlp->gate_proj, &layer->mlp->up_proj, &layer->mlp->down_proj}) (*p)->pack(format);
+  }
+  if (!lm_head.is_empty()) {
+    lm_head->pack(format);
+  } else {
+    tied_head_ = PackedWeight(model->embed_tokens->weight, format);
+    model->embed_tokens->weight.set_data(torch::empty({0}, model->embed_tokens->weight.options()));
+  }
+  weight_format_ = format;
 }
 
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& ids, KVCache* cache, const torch::Tensor& positions,
@@ -129,6 +159,7 @@ torch::Tensor LlamaForCausalLMImpl::hidden_states(const torch::Tensor& embeds, K
   if (positions.size(0) != B || positions.size(1) != T) fail("positions must be [B, T]");
   if (key_mask.defined() && (key_mask.size(0) != B || key_mask.size(1) != S))
     fail("key_mask must be [B, past + T] = [" + std::to_string(B) + ", " + std::to_string(S) + "]");
+  if (decode_step_applies(embeds, cache)) return decode_step(embeds.contiguous(), *cache, positions, key_mask);
 
   // Additive masks: causal over slots, plus pad keys, plus (for sliding layers)
   // keys at most `window` slots back. With left padding a row's real tokens

@@ -113,7 +113,17 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   torch::Tensor logits(const torch::Tensor& hidden);  // [.., D] -> [.., vocab], softcapped where the config says
   torch::Tensor output_weight();                     // lm_head.weight, or the embedding when tied
 
+  // Inference only: every projection, and the output head, to `format`
+  // (llm/packed_weight.h). A tied head is packed once and also serves the
+  // embedding lookup, so the float embedding is freed too.
+  void pack_weights(WeightFormat format);
+  WeightFormat weight_format() const { return weight_format_; }
+  int64_t packed_head_bytes() const { return tied_head_.bytes(); }
+
   void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
+  // A one-token step with a float32 CPU cache runs as plain loops
+  // (llm/decode_step.cpp) unless this is off: the tensor path is the reference.
+  void set_fast_decode(bool on) { fast_decode_ = on; }
   torch::Device device() const;
 
   LlamaModel model{nullptr};
@@ -123,6 +133,12 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   LlamaConfig config_;
   RotaryEmbedding rope_, rope_local_;  // rope_local_: Gemma 3's sliding layers
   LayerHook hook_;
+  bool fast_decode_ = true;
+  bool decode_step_applies(const torch::Tensor& embeds, const KVCache* cache);
+  torch::Tensor decode_step(const torch::Tensor& embeds, KVCache& cache, const torch::Tensor& positions,
+                            const torch::Tensor& key_mask);
+  WeightFormat weight_format_ = WeightFormat::kF32;
+  PackedWeight tied_head_;  // the packed embedding, when tied and packed
 };
 TORCH_MODULE(LlamaForCausalLM);
 

@@ -4,22 +4,30 @@
 
 namespace userllm::llm {
 
-ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool with_bias) {
+ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool with_bias)
+    : in_(in_features), out_(out_features) {
   weight = register_parameter("weight", torch::empty({out_features, in_features}));
   torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}));
 }
 
 torch::Tensor ProjectionImpl::forward(const torch::Tensor& x) {
-  auto y = torch::linear(x, weight, bias);
+  torch::Tensor y;
+  if (packed_.defined()) {
+    TORCH_CHECK(!torch::GradMode::is_enabled(), "packed (", llm::name(packed_.format()), ") weights are inference-only");
+    y = packed_.matmul(x, bias);
+  } else {
+    y = gemv_or_linear(x, weight, bias);
+  }
   if (has_lora()) y = y + lora_B(lora_A(lora_dropout_(x))) * lora_scale_;
   return y;
 }
 
 void ProjectionImpl::enable_lora(int64_t rank, double alpha, double dropout) {
   TORCH_CHECK(!has_lora(), "LoRA already enabled on this layer");
+  TORCH_CHECK(!packed_.defined(), "LoRA cannot be added to packed (inference-only) weights");
   TORCH_CHECK(rank > 0, "LoRA rank must be positive");
-  const int64_t in = weight.size(1), out = weight.size(0);
+  const int64_t in = in_, out = out_;
   lora_A = register_module("lora_A", torch::nn::Linear(torch::nn::LinearOptions(in, rank).bias(false)));
   lora_B = register_module("lora_B", torch::nn::Linear(torch::nn::LinearOptions(rank, out).bias(false)));
   torch::NoGradGuard no_grad;
@@ -32,6 +40,19 @@ void ProjectionImpl::enable_lora(int64_t rank, double alpha, double dropout) {
   lora_B->train(is_training());
   lora_dropout_->train(is_training());
   lora_scale_ = alpha / double(rank);
+}
+
+void ProjectionImpl::forward_rows(const float* x, int64_t n, float* y) {
+  const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  if (packed_.defined()) packed_.matmul_rows(x, n, b, y);
+  else PackedWeight(weight, WeightFormat::kF32).matmul_rows(x, n, b, y);
+}
+
+void ProjectionImpl::pack(WeightFormat format) {
+  TORCH_CHECK(!has_lora(), "merge the LoRA adapter before packing the weights");
+  if (format == WeightFormat::kF32 || packed_.defined()) return;
+  packed_ = PackedWeight(weight, format);
+  weight.set_data(torch::empty({0}, weight.options()));
 }
 
 void ProjectionImpl::merge_lora() {

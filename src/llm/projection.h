@@ -6,6 +6,8 @@
 #pragma once
 #include <torch/nn.h>
 
+#include "llm/packed_weight.h"
+
 namespace userllm::llm {
 
 class ProjectionImpl : public torch::nn::Module {
@@ -19,6 +21,15 @@ class ProjectionImpl : public torch::nn::Module {
   // Folds the adapter into `weight` and removes it.
   void merge_lora();
   double lora_scale() const { return lora_scale_; }
+  // Inference only: repacks `weight` for the decode kernels (bf16 or int8) and
+  // frees the float copy, so `weight` is empty afterwards. kF32 is a no-op.
+  void pack(WeightFormat format);
+  const PackedWeight& packed() const { return packed_; }
+  // Inference on raw float32 CPU rows, x [n, in] -> y [n, out], without LoRA
+  // (the caller checks has_lora()): the decode step's path.
+  void forward_rows(const float* x, int64_t n, float* y);
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
 
   torch::Tensor weight, bias;
   torch::nn::Linear lora_A{nullptr}, lora_B{nullptr};
@@ -26,6 +37,8 @@ class ProjectionImpl : public torch::nn::Module {
  private:
   torch::nn::Dropout lora_dropout_{nullptr};
   double lora_scale_ = 0;
+  int64_t in_, out_;
+  PackedWeight packed_;
 };
 TORCH_MODULE(Projection);
 

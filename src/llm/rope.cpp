@@ -83,6 +83,18 @@ RotaryEmbedding::RotaryEmbedding(int64_t head_dim, double theta, const RopeScali
   }
 }
 
+torch::Tensor RotaryEmbedding::frequencies(int64_t max_position) {
+  // dynamic NTK (transformers' dynamic_rope_update): past max_position_embeddings
+  // the base grows with the longest position of this forward. Keys already cached
+  // keep the frequencies they were rotated with, exactly as there.
+  const double seq_len = double(max_position + 1);
+  if (scaling_.type != Type::kDynamic || seq_len <= double(trained_positions_)) return inv_freq_;
+  const double d = double(head_dim_);
+  const double base =
+      theta_ * std::pow(scaling_.factor * seq_len / double(trained_positions_) - (scaling_.factor - 1), d / (d - 2));
+  return default_inv_freq(head_dim_, base).to(inv_freq_.device());
+}
+
 std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::cos_sin(const torch::Tensor& positions, torch::Dtype dtype) {
   int64_t hi = 0;
   if (positions.numel() > 0) {
@@ -93,20 +105,7 @@ std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::cos_sin(const torch::Te
            std::to_string(max_positions_) + " positions");
   }
   if (inv_freq_.device() != positions.device()) inv_freq_ = inv_freq_.to(positions.device());
-  torch::Tensor inv_freq = inv_freq_;
-  if (scaling_.type == Type::kDynamic) {
-    // dynamic NTK (transformers' dynamic_rope_update): past max_position_embeddings
-    // the base grows with the longest position of this forward. Keys already cached
-    // keep the frequencies they were rotated with, exactly as there.
-    const int64_t orig = trained_positions_;
-    const double seq_len = double(hi + 1);
-    if (seq_len > double(orig)) {
-      const double d = double(head_dim_);
-      const double base =
-          theta_ * std::pow(scaling_.factor * seq_len / double(orig) - (scaling_.factor - 1), d / (d - 2));
-      inv_freq = default_inv_freq(head_dim_, base).to(positions.device());
-    }
-  }
+  auto inv_freq = frequencies(hi);
   // [B, T, hd/2] angles in float32, then duplicated for the two halves.
   auto angles = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq;
   auto emb = torch::cat({angles, angles}, -1).unsqueeze(1);

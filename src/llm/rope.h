@@ -22,6 +22,11 @@ class RotaryEmbedding {
   std::pair<torch::Tensor, torch::Tensor> cos_sin(const torch::Tensor& positions, torch::Dtype dtype);
   int64_t max_positions() const { return max_positions_; }
   const torch::Tensor& inv_freq() const { return inv_freq_; }
+  // The frequencies a forward whose largest position is `max_position` uses
+  // (dynamic scaling grows the base past the trained context), float32 CPU
+  // or on inv_freq's device, and the factor cos and sin are scaled by.
+  torch::Tensor frequencies(int64_t max_position);
+  double attention_scaling() const { return attention_scaling_; }
 
  private:
   int64_t head_dim_, max_positions_, trained_positions_;
