@@ -107,7 +107,7 @@ torch::Tensor LlamaForCausalLMImpl::output_weight() {
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
   torch::Tensor out;
   if (tied_head_.defined()) out = tied_head_.matmul(hidden);
-  else out = lm_head.is_empty() ? linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
+  else out = lm_head.is_empty() ? gemv_or_linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
   if (const double cap = config_.final_logit_softcapping; cap > 0) out = torch::tanh(out / cap) * cap;
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "llm/kernels.h"
 
@@ -62,6 +64,19 @@ torch::Tensor PackedWeight::matmul(const torch::Tensor& x_in, const torch::Tenso
   auto y = torch::empty(out_sizes, x.options());
   torch::Tensor b;
   if (bias.defined()) b = bias.detach().to(torch::kFloat32).contiguous();
+  if (format_ != WeightFormat::kF32 && n > kMaxGemvRows) {
+    // Many rows (prefill): sgemm on float blocks of ~4 MB dequantised one at a
+    // time beats the gemv kernel, which is bound by arithmetic there.
+    auto x2 = x.view({n, cols_});
+    auto y2 = y.view({n, rows_});
+    const int64_t block = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(cols_, 1));
+    for (int64_t r0 = 0; r0 < rows_; r0 += block) {
+      const int64_t nr = std::min(block, rows_ - r0);
+      y2.narrow(1, r0, nr).copy_(torch::mm(x2, dequantize_rows(r0, nr).t()));
+    }
+    if (b.defined()) y2.add_(b);
+    return y.to(x_in.scalar_type());
+  }
   matmul_rows(x.data_ptr<float>(), n, b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>());
   return y.to(x_in.scalar_type());
 }
@@ -80,11 +95,14 @@ void PackedWeight::matmul_rows(const float* x, int64_t n, const float* bias, flo
   }
 }
 
-torch::Tensor PackedWeight::dequantize() const {
-  if (format_ != WeightFormat::kInt8) return data_.to(torch::kFloat32);
+torch::Tensor PackedWeight::dequantize() const { return dequantize_rows(0, rows_); }
+
+torch::Tensor PackedWeight::dequantize_rows(int64_t first, int64_t count) const {
+  auto data = data_.narrow(0, first, count);
+  if (format_ != WeightFormat::kInt8) return data.to(torch::kFloat32);
   const int64_t nb = scale_.size(1);
-  auto blocks = data_.to(torch::kFloat32).view({rows_, nb, kernels::kQ8Block}) * scale_.unsqueeze(-1);
-  return blocks.view({rows_, nb * kernels::kQ8Block}).narrow(1, 0, cols_).contiguous();
+  auto blocks = data.to(torch::kFloat32).view({count, nb, kernels::kQ8Block}) * scale_.narrow(0, first, count).unsqueeze(-1);
+  return blocks.view({count, nb * kernels::kQ8Block}).narrow(1, 0, cols_).contiguous();
 }
 
 torch::Tensor PackedWeight::rows_at(const torch::Tensor& ids) const {

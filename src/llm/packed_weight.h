@@ -32,6 +32,7 @@ class PackedWeight {
   // Rows `ids` (int64, any shape) as float32 [ids..., cols]: an embedding lookup.
   torch::Tensor rows_at(const torch::Tensor& ids) const;
   torch::Tensor dequantize() const;  // float32 [rows, cols]
+  torch::Tensor dequantize_rows(int64_t first, int64_t count) const;  // float32 [count, cols]
 
  private:
   WeightFormat format_ = WeightFormat::kF32;
