@@ -150,7 +150,7 @@ void userllm_sample(Samples& s, const std::string& model, const std::string& wei
     if (j.contains("prefill_tps")) s.prefill.push_back(j["prefill_tps"]);
     s.decode.push_back(j["decode_tps"]);
     s.rss.push_back(p.peak_rss_mb);
-    s.weight_mb = j["weight_bytes"].get<double>() / 1e6;
+    s.weight_mb = j["weight_bytes"].get<double>() / (1024.0 * 1024.0);  // MiB, as ru_maxrss
   } catch (const std::exception&) {
     s.error = "exit " + std::to_string(p.status) + ": " + p.out.substr(0, 200);
   }
@@ -246,7 +246,7 @@ void bench_model(const std::string& title, const std::string& bin, const std::st
         for (const auto& [q, path] : gguf) llama_cpp_sample(s["llama.cpp " + q], peers.bench, path, n, prompt, gen);
       if (!peers.run_fast.empty()) run_c_sample(s["run.c f32"], peers.run_fast, bin, tokenizer, n, gen);
     }
-    std::printf("\n%d thread%s                 prefill tok/s   decode tok/s   peak RSS MB   weights MB\n", n,
+    std::printf("\n%d thread%s                 prefill tok/s   decode tok/s  peak RSS MiB  weights MiB\n", n,
                 n > 1 ? "s" : " ");
     for (const auto& [name, x] : s) {
       if (!x.error.empty() && x.decode.empty()) {

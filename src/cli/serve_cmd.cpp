@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "llm/lora.h"
 #include "llm/threads.h"
 #include "serve/http/server.h"
 #include "serve/service.h"
@@ -23,7 +24,7 @@ namespace fs = std::filesystem;
 int stop_pipe[2] = {-1, -1};
 
 struct ServeArgs {
-  std::string run, data, store, api_key_file, device;
+  std::string run, data, store, api_key_file, device, weights = "f32";
   serve::ServerOptions http;
   serve::ServiceOptions service;
   int torch_threads = 0;
@@ -60,7 +61,13 @@ void run_serve(ServeArgs a) {
   sigaction(SIGINT, &sa, nullptr);
 
   const auto t0 = std::chrono::steady_clock::now();
+  const auto weights = llm::parse_weight_format(a.weights);
   train::LoadedRun run = train::load_run(a.run, a.device);
+  if (weights != llm::WeightFormat::kF32) {
+    llm::merge_lora(run.model->llm);  // packed weights are inference-only: fold a LoRA adapter in first
+    run.model->llm->pack_weights(weights);
+    spdlog::info("LLM weights packed as {}", llm::name(weights));
+  }
   const fs::path store = a.store.empty() ? fs::path(a.run) / "users.sqlite" : fs::path(a.store);
   serve::Service service(std::move(run), store, a.service);
   if (!a.data.empty()) {
@@ -109,6 +116,8 @@ void add_serve_commands(CLI::App& app) {
   c->add_option("--request-timeout", a->http.request_timeout_s, "seconds a request may take, queueing included")
       ->capture_default_str();
   c->add_option("--device", a->device, "cpu or cuda (default: the run's)");
+  c->add_option("--weights", a->weights, "f32, bf16 or int8 (Q8_0 blocks): the LLM matrices' format on the CPU")
+      ->capture_default_str();
   c->callback([a] { run_serve(*a); });
 }
 

@@ -12,7 +12,7 @@
 
 namespace userllm {
 
-MappedFile::MappedFile(const std::filesystem::path& path) : path_(path.string()) {
+MappedFile::MappedFile(const std::filesystem::path& path, bool copy_on_write) : path_(path.string()) {
   int fd = ::open(path_.c_str(), O_RDONLY);
   if (fd < 0) fail(path_ + ": cannot open: " + std::strerror(errno));
   struct stat st {};
@@ -22,7 +22,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path.string())
   }
   size_ = uint64_t(st.st_size);
   if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* p = ::mmap(nullptr, size_, copy_on_write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       ::close(fd);
       fail(path_ + ": cannot map: " + std::strerror(errno));

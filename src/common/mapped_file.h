@@ -9,7 +9,9 @@ namespace userllm {
 
 class MappedFile {
  public:
-  explicit MappedFile(const std::filesystem::path& path);
+  // copy_on_write: the pages are also writable, privately (MAP_PRIVATE): a write
+  // copies the page and never reaches the file. Tensors viewing the mapping need it.
+  explicit MappedFile(const std::filesystem::path& path, bool copy_on_write = false);
   ~MappedFile();
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;

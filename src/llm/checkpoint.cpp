@@ -87,7 +87,7 @@ TensorMap base_state(torch::nn::Module& model) {
   return out;
 }
 
-void load_state(torch::nn::Module& model, const TensorMap& tensors, const std::string& source) {
+void load_state(torch::nn::Module& model, const TensorMap& tensors, const std::string& source, bool adopt) {
   torch::NoGradGuard no_grad;
   std::set<std::string> used;
   for (auto& p : model.named_parameters(true)) {
@@ -100,7 +100,12 @@ void load_state(torch::nn::Module& model, const TensorMap& tensors, const std::s
           << p.value().sizes();
       fail(msg.str());
     }
-    p.value().copy_(it->second);
+    const auto& src = it->second;
+    if (adopt && src.scalar_type() == p.value().scalar_type() && src.device() == p.value().device() &&
+        src.is_contiguous())
+      p.value().set_data(src);
+    else
+      p.value().copy_(src);
     used.insert(p.key());
   }
   for (const auto& [name, t] : tensors) {
@@ -150,8 +155,11 @@ LlamaForCausalLM load_hf_model(const fs::path& dir, const LoadOptions& opts) {
   if (stored < config.num_parameters())
     fail(source + ": the files hold " + std::to_string(stored) + " values but config.json describes a model of " +
          std::to_string(config.num_parameters()) + " parameters");
-  LlamaForCausalLM model(config);
-  load_state(*model, tensors, source);
+  LlamaForCausalLM model = [&] {
+    UninitializedGuard uninitialized;  // every parameter is loaded next
+    return LlamaForCausalLM(config);
+  }();
+  load_state(*model, tensors, source, /*adopt=*/true);
   model->to(opts.device, opts.dtype);
   model->eval();
   return model;

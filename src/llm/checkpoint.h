@@ -27,7 +27,9 @@ void write_safetensors(const std::filesystem::path& path, const TensorMap& tenso
 // Copies `tensors` into the model's parameters by name. Every parameter must be
 // present with its exact shape; unknown names are an error (they mean the file
 // and config disagree). Names in `ignore_prefixes` are skipped.
-void load_state(torch::nn::Module& model, const TensorMap& tensors, const std::string& source);
+// adopt: a parameter takes the tensor itself where dtype and device agree (no
+// copy; the tensor may be a view of a mapped file) instead of copying it in.
+void load_state(torch::nn::Module& model, const TensorMap& tensors, const std::string& source, bool adopt = false);
 
 // The model's parameters by Hugging Face name, without LoRA adapters.
 TensorMap base_state(torch::nn::Module& model);

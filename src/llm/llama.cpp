@@ -58,7 +58,9 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
 }
 
 LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c) {
-  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  torch::nn::EmbeddingOptions eo(c.vocab_size, c.hidden_size);
+  if (UninitializedGuard::active()) eo._weight(torch::empty({c.vocab_size, c.hidden_size}));
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(eo));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_layers; ++i) {
     layer_list.push_back(DecoderLayer(c));

@@ -1,6 +1,7 @@
 #include "llm/llama2c_loader.h"
 
 #include <cstring>
+#include <memory>
 
 #include "common/error.h"
 #include "common/mapped_file.h"
@@ -13,10 +14,12 @@ namespace {
 constexpr uint32_t kMagic = 0x616b3432;  // "ak42"
 constexpr uint64_t kVersionedHeader = 256;
 
-// Reads consecutive arrays from the file, bounds-checked.
+// Reads consecutive arrays from the file, bounds-checked. Aligned float arrays
+// are views of the (copy-on-write) mapping, so the weights are never copied:
+// the model's parameters are the file's pages, as in llama2.c's run.c.
 class Cursor {
  public:
-  Cursor(const MappedFile& f, uint64_t offset) : f_(f), off_(offset) {}
+  Cursor(std::shared_ptr<MappedFile> f, uint64_t offset) : file_(std::move(f)), f_(*file_), off_(offset) {}
   torch::Tensor floats(std::vector<int64_t> shape, const char* what) { return take(shape, torch::kFloat32, 4, what); }
   torch::Tensor int8s(std::vector<int64_t> shape, const char* what) { return take(shape, torch::kInt8, 1, what); }
   void skip_floats(uint64_t n, const char* what) {
@@ -31,11 +34,17 @@ class Cursor {
     for (int64_t s : shape) bytes *= uint64_t(s);
     if (bytes > f_.size()) fail(at_byte(f_.path(), off_, std::string(what) + ": runs past the end of the file"));
     const uint8_t* src = f_.range(off_, uint64_t(bytes), what);
+    if (dt == torch::kFloat32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+      off_ += bytes;
+      auto keep = file_;  // the mapping lives as long as any view of it
+      return torch::from_blob(const_cast<uint8_t*>(src), shape, [keep](void*) {}, torch::TensorOptions().dtype(dt));
+    }
     auto t = torch::empty(shape, torch::TensorOptions().dtype(dt));
     std::memcpy(t.data_ptr(), src, size_t(bytes));
     off_ += bytes;
     return t;
   }
+  std::shared_ptr<MappedFile> file_;
   const MappedFile& f_;
   uint64_t off_;
 };
@@ -67,7 +76,8 @@ torch::Tensor permute_rotary_rows(const torch::Tensor& w, int64_t n_heads) {
 }
 
 LlamaForCausalLM load_llama2c(const std::filesystem::path& path) {
-  MappedFile f(path);
+  auto file = std::make_shared<MappedFile>(path, /*copy_on_write=*/true);
+  const MappedFile& f = *file;
   const std::string& src = f.path();
   uint32_t magic = uint32_t(read_i32(f, 0));
   int version = 0;
@@ -107,7 +117,7 @@ LlamaForCausalLM load_llama2c(const std::filesystem::path& path) {
   const int64_t L = c.num_layers, D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
   const int64_t kv = c.num_kv_heads * c.head_dim();
   Weights w;
-  Cursor cur(f, version == 0 ? 28 : kVersionedHeader);
+  Cursor cur(file, version == 0 ? 28 : kVersionedHeader);
   if (version == 0) {
     w.tok = cur.floats({V, D}, "token_embedding");
     w.rms_att = cur.floats({L, D}, "rms_att");
@@ -165,8 +175,11 @@ LlamaForCausalLM load_llama2c(const std::filesystem::path& path) {
     t[p + "mlp.down_proj.weight"] = w.w2[l];
     t[p + "mlp.up_proj.weight"] = w.w3[l];
   }
-  LlamaForCausalLM model(c);
-  load_state(*model, t, src);
+  LlamaForCausalLM model = [&] {
+    UninitializedGuard uninitialized;  // every parameter is loaded next
+    return LlamaForCausalLM(c);
+  }();
+  load_state(*model, t, src, /*adopt=*/true);
   model->eval();
   return model;
 }

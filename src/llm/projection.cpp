@@ -4,10 +4,12 @@
 
 namespace userllm::llm {
 
+thread_local bool UninitializedGuard::active_ = false;
+
 ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool with_bias)
     : in_(in_features), out_(out_features) {
   weight = register_parameter("weight", torch::empty({out_features, in_features}));
-  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (!UninitializedGuard::active()) torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}));
 }
 

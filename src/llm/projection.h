@@ -10,6 +10,22 @@
 
 namespace userllm::llm {
 
+// While one is alive on this thread, new projections and embeddings allocate
+// their weights uninitialised: a loader that overwrites every parameter then
+// never touches, so never makes resident, the memory it replaces.
+class UninitializedGuard {
+ public:
+  UninitializedGuard() : prev_(active_) { active_ = true; }
+  ~UninitializedGuard() { active_ = prev_; }
+  UninitializedGuard(const UninitializedGuard&) = delete;
+  UninitializedGuard& operator=(const UninitializedGuard&) = delete;
+  static bool active() { return active_; }
+
+ private:
+  bool prev_;
+  static thread_local bool active_;
+};
+
 class ProjectionImpl : public torch::nn::Module {
  public:
   ProjectionImpl(int64_t in_features, int64_t out_features, bool bias);

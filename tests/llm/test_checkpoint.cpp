@@ -244,5 +244,26 @@ TEST(Checkpoint, Llama2cVersion1ExportMatchesLegacy) {
   EXPECT_TRUE(torch::equal(logits_of(a), logits_of(b)));
 }
 
+// The weights are the file's pages (no second copy), and writing to them
+// (fine-tuning a loaded model) copies the page privately, never touching the file.
+TEST(Checkpoint, Llama2cWeightsAreViewsOfTheFileAndWritesStayPrivate) {
+  USERLLM_SHARED_OR_SKIP(bin, "models/stories260K/stories260K.bin");
+  const auto before = read_file(bin);
+  auto a = load_model(bin);
+  auto& layers = a->model->layer_list;
+  // Layers' v_proj come from one [layers, kv, dim] array of the file: one storage.
+  EXPECT_EQ(layers[0]->self_attn->v_proj->weight.storage().data(),
+            layers[1]->self_attn->v_proj->weight.storage().data());
+  const auto reference = logits_of(a);
+  {
+    torch::NoGradGuard g;
+    a->model->embed_tokens->weight.add_(1.0);
+  }
+  auto b = load_model(bin);
+  EXPECT_TRUE(torch::equal(logits_of(b), reference));
+  EXPECT_FALSE(torch::equal(logits_of(a), reference));
+  EXPECT_EQ(read_file(bin), before);
+}
+
 }  // namespace
 }  // namespace userllm::llm

@@ -14,6 +14,7 @@
 #include "common/run_dir.h"
 #include "llm/checkpoint.h"
 #include "llm/generate.h"
+#include "llm/packed_weight.h"
 #include "llm/pretrain.h"
 #include "llm/tokenizer.h"
 #include "test_util.h"
@@ -90,6 +91,53 @@ TEST(LmPretrain, BeatsUnigramAndWritesALoadableModel) {
   auto cli = run_cli("lm generate --model " + out.string() + " --prompt 'The wild' --max-new-tokens 8");
   EXPECT_EQ(cli.exit_code, 0) << cli.output;
   EXPECT_NE(cli.output.find("The wild"), std::string::npos) << cli.output;
+}
+
+// The accuracy bar for packed weights: held-out perplexity of a trained
+// LM within 1% of float32, and `lm generate --weights` end to end.
+TEST(LmPretrain, PackedWeightsKeepHeldOutPerplexity) {
+  ScratchDir dir;
+  auto corpus = write_corpus(dir, 1500);
+  auto o = tiny_options();
+  o.dim = 64;  // two Q8_0 blocks per row
+  llm::pretrain_lm(corpus, dir / "lm", o, false);
+  auto tok = llm::load_tokenizer(dir / "lm");
+  // Held-out sentences: the corpus grammar, not drawn from its seed.
+  const std::vector<std::string> lines{"The golden canyon (1961) is a drama film about a quiet storm.",
+                                       "The lost mirror (2004) is a comedy film about a red island.",
+                                       "The wild forest (1977) is a horror film about a broken harbor.",
+                                       "The quiet island (1989) is a fantasy film about a golden mirror.",
+                                       "The broken storm (1953) is a romance film about a lost canyon."};
+  auto perplexity = [&](llm::WeightFormat f) {
+    auto m = llm::load_hf_model(dir / "lm");
+    m->pack_weights(f);
+    torch::NoGradGuard g;
+    double nll = 0;
+    int64_t n = 0;
+    for (const auto& line : lines) {
+      auto enc = tok->encode(line);
+      auto ids = torch::tensor(std::vector<int64_t>(enc.begin(), enc.end())).unsqueeze(0);
+      const int64_t T = ids.size(1);
+      auto logits = m->forward(ids.narrow(1, 0, T - 1)).squeeze(0);
+      nll += torch::nn::functional::cross_entropy(logits, ids.narrow(1, 1, T - 1).squeeze(0),
+                                                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                 .item<double>();
+      n += T - 1;
+    }
+    return std::exp(nll / double(n));
+  };
+  const double f32 = perplexity(llm::WeightFormat::kF32);
+  EXPECT_LT(f32, 5.0);  // it learnt the grammar
+  for (auto f : {llm::WeightFormat::kBF16, llm::WeightFormat::kInt8})
+    EXPECT_NEAR(perplexity(f) / f32, 1.0, 0.01) << llm::name(f) << ": " << perplexity(f) << " against " << f32;
+
+  const std::string gen = "lm generate --model " + (dir / "lm").string() + " --prompt 'The wild' --max-new-tokens 8";
+  auto q = run_cli(gen + " --weights int8");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  EXPECT_NE(q.output.find("The wild"), std::string::npos) << q.output;
+  auto bad = run_cli(gen + " --weights q4");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--weights: expected f32, bf16 or int8"), std::string::npos) << bad.output;
 }
 
 TEST(LmPretrain, ResumeAfterAKillMatchesStraightTraining) {
