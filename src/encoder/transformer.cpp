@@ -1,6 +1,8 @@
 #include "encoder/transformer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace userllm::encoder {
 
@@ -23,10 +25,34 @@ torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& q, const torc
   return y.transpose(1, 2).reshape({q.size(0), q.size(2), -1});
 }
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed) {
+namespace {
+
+// Which keys [k0, k0 + nk) the queries [q0, q0 + nq) may attend: causal, within
+// the window, never a padding key, and always itself (so padding rows stay
+// finite). [B, 1, nq, nk] bool.
+torch::Tensor allowed_keys(int64_t q0, int64_t nq, int64_t k0, int64_t nk, const torch::Tensor& valid,
+                           int64_t window) {
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(valid.device());
+  auto qi = torch::arange(q0, q0 + nq, opts).unsqueeze(1), kj = torch::arange(k0, k0 + nk, opts).unsqueeze(0);
+  auto band = kj.le(qi).logical_and(qi.sub(kj).lt(window));
+  auto allowed = band.unsqueeze(0).logical_and(valid.narrow(1, k0, nk).unsqueeze(1)).logical_or(kj.eq(qi).unsqueeze(0));
+  return allowed.unsqueeze(1);
+}
+
+}  // namespace
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& valid, int64_t window) {
   const auto B = x.size(0), T = x.size(1);
   auto qkv = qkv_(x).view({B, T, 3, heads_, -1}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, dh]
-  return drop_(out_(attend(qkv[0], qkv[1], qkv[2], allowed)));
+  auto q = qkv[0], k = qkv[1], v = qkv[2];
+  if (T <= 2 * window) return drop_(out_(attend(q, k, v, allowed_keys(0, T, 0, T, valid, window))));
+  std::vector<torch::Tensor> blocks;
+  for (int64_t q0 = 0; q0 < T; q0 += window) {
+    const int64_t nq = std::min(window, T - q0), k0 = std::max<int64_t>(0, q0 - window + 1), nk = q0 + nq - k0;
+    blocks.push_back(attend(q.narrow(2, q0, nq), k.narrow(2, k0, nk), v.narrow(2, k0, nk),
+                            allowed_keys(q0, nq, k0, nk, valid, window)));
+  }
+  return drop_(out_(torch::cat(blocks, 1)));
 }
 
 torch::Tensor CausalSelfAttentionImpl::step(const torch::Tensor& x, torch::Tensor& k, torch::Tensor& v,
@@ -53,8 +79,8 @@ BlockImpl::BlockImpl(const TransformerOptions& o) {
 
 torch::Tensor BlockImpl::mlp(const torch::Tensor& x) { return drop_(fc2_(F::gelu(fc1_(x)))); }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed) {
-  auto h = x + attn_(ln1_(x), allowed);
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& valid, int64_t window) {
+  auto h = x + attn_(ln1_(x), valid, window);
   return h + mlp(ln2_(h));
 }
 
@@ -79,15 +105,8 @@ torch::Tensor CausalTransformerImpl::positions(int64_t begin, int64_t count, con
 
 torch::Tensor CausalTransformerImpl::forward(const torch::Tensor& x, const torch::Tensor& valid) {
   const auto T = x.size(1);
-  auto idx = torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-  auto qi = idx.unsqueeze(1), kj = idx.unsqueeze(0);
-  // Causal, within the sliding window, and never a padding key (a query may
-  // always see itself, so padding rows stay finite).
-  auto band = kj.le(qi).logical_and(qi.sub(kj).lt(o_.max_len));
-  auto allowed = band.unsqueeze(0).logical_and(valid.unsqueeze(1)).logical_or(kj.eq(qi).unsqueeze(0));
-  allowed = allowed.unsqueeze(1);  // [B, 1, T, T]
   auto h = drop_(x + positions(0, T, x.device()));
-  for (const auto& b : *blocks_) h = b->as<Block>()->forward(h, allowed);
+  for (const auto& b : *blocks_) h = b->as<Block>()->forward(h, valid, o_.max_len);
   return ln_f_(h);
 }
 

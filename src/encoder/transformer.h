@@ -27,8 +27,10 @@ struct KVCache {
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(int dim, int heads, double dropout);
-  // x [B, T, D]; allowed [B, 1, T, T] bool (true = may attend).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed);
+  // x [B, T, D], valid [B, T] bool: causal attention over the last `window`
+  // events, never to a padding key. Long inputs go in query blocks of `window`
+  // against only the keys they can see: O(T * window), not a T x T matrix.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& valid, int64_t window);
   // x [B, 1, D]: appends this event's key/value to (k, v), trimmed to `window`.
   torch::Tensor step(const torch::Tensor& x, torch::Tensor& k, torch::Tensor& v, int64_t window);
 
@@ -44,7 +46,7 @@ TORCH_MODULE(CausalSelfAttention);
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const TransformerOptions& o);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& valid, int64_t window);
   torch::Tensor step(const torch::Tensor& x, torch::Tensor& k, torch::Tensor& v, int64_t window);
 
  private:

@@ -82,6 +82,8 @@ TORCH_MODULE(DecoderLayer);
 
 // Called after decoder layer `layer` with its output; returns the hidden state
 // the next layer sees. This is where the bridge's cross-attention blocks go.
+// In a one-token decode step `hidden` views a buffer that is reused after the
+// call: a hook must not keep it.
 using LayerHook = std::function<torch::Tensor(int64_t layer, const torch::Tensor& hidden)>;
 
 class LlamaModelImpl : public torch::nn::Module {

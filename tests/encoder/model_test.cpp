@@ -77,6 +77,30 @@ TEST_P(ModelTest, IncrementalEqualsFullReencode) {
   for (const auto& c : state.caches) EXPECT_EQ(c.k[0].size(2), 8);  // bounded by max_len
 }
 
+// Long histories go through the banded attention (query blocks of max_len):
+// a padded batch of 45 events against one event at a time, per row.
+TEST_P(ModelTest, BandedForwardOfALongPaddedBatchEqualsSteps) {
+  torch::manual_seed(4);
+  auto o = tiny(GetParam(), /*max_len=*/8);
+  enc::UserEncoder m(o);
+  m->eval();
+  torch::NoGradGuard ng;
+  const int64_t T = 45, short_len = 30;
+  auto tok = random_tokens(o, 2, T);
+  auto valid = torch::ones({2, T}, torch::kBool);
+  valid[1].narrow(0, short_len, T - short_len).fill_(false);
+  auto full = m(tok, valid);
+  for (int64_t row = 0; row < 2; ++row) {
+    enc::EncoderState state;
+    const int64_t n = row == 0 ? T : short_len;
+    for (int64_t t = 0; t < n; ++t) {
+      auto h = m->step(tok[row].select(0, t).unsqueeze(0), state);
+      ASSERT_LT((h[0] - full[row][t]).abs().max().item<double>(), 1e-5) << "row " << row << " event " << t;
+    }
+  }
+  EXPECT_TRUE(torch::isfinite(full).all().item<bool>());  // padding rows stay finite
+}
+
 INSTANTIATE_TEST_SUITE_P(Fusions, ModelTest, ::testing::Values(enc::Fusion::kEarly, enc::Fusion::kLate),
                          [](const auto& info) { return std::string(enc::fusion_name(info.param)); });
 
