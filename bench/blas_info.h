@@ -20,7 +20,9 @@ inline std::string mapped_blas(const std::string& pid = "self") {
   while (std::getline(maps, line)) {
     auto slash = line.rfind('/');
     if (slash == std::string::npos) continue;
-    auto lib = line.substr(slash + 1);
+    // With the folder: openblas-openmp/ and openblas-pthread/ hold files of the same names.
+    auto dir = line.rfind('/', slash - 1);
+    auto lib = line.substr(dir == std::string::npos ? slash + 1 : dir + 1);
     if ((lib.find("blas") != std::string::npos || lib.find("mkl") != std::string::npos) && seen.find(lib) == std::string::npos)
       seen += lib + " ";
   }
