@@ -102,6 +102,7 @@ torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) {
   return e;
 }
 
+// Empty once the weights are packed (pack_weights frees the float copies).
 torch::Tensor LlamaForCausalLMImpl::output_weight() {
   return lm_head.is_empty() ? model->embed_tokens->weight : lm_head->weight;
 }

@@ -113,7 +113,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
                               const torch::Tensor& positions = {}, const torch::Tensor& key_mask = {});
   torch::Tensor embed(const torch::Tensor& ids);       // token ids (range-checked) -> [B, T, D], Gemma's scale included
   torch::Tensor logits(const torch::Tensor& hidden);  // [.., D] -> [.., vocab], softcapped where the config says
-  torch::Tensor output_weight();                     // lm_head.weight, or the embedding when tied (empty once packed)
+  torch::Tensor output_weight();                     // lm_head.weight, or the embedding when tied
 
   // Inference only: every projection, and the output head, to `format`
   // (llm/packed_weight.h). A tied head is packed once and also serves the

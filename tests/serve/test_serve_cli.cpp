@@ -120,6 +120,31 @@ TEST(ServeCli, KillNineLosesNoAcknowledgedEvent) {
   EXPECT_EQ(int(ids.size()), sent.load());
 }
 
+// --weights int8 packs the LLM (cross-attention run: the layer hooks run inside
+// the plain-loop decode step) and the server still answers a greedy completion.
+TEST(ServeCli, PackedWeightsServeCompletions) {
+  auto& runs = test::serve_runs();
+  test::ScratchDir dir;
+  const fs::path run = runs.runs.at("cross-attention");
+  const auto ds = data::Dataset::open(runs.setup.data);
+  const std::string args = "--run " + run.string() + " --data " + runs.setup.data.string() + " --store " +
+                           (dir / "users.sqlite").string() + " --weights int8";
+  ServerProcess server(args, dir.path(), "int8");
+  ASSERT_GT(server.port, 0) << server.log();
+  const json body = {{"prompt", "The"}, {"user", std::string(ds.user_key(2))}, {"max_tokens", 6}, {"temperature", 0},
+                    {"ignore_eos", true}};
+  auto r = test::http_request(server.port, "POST", "/v1/completions", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("usage").at("completion_tokens"), 6) << r.body;
+  kill(server.pid, SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0);
+  EXPECT_NE(server.log().find("LLM weights packed as int8"), std::string::npos) << server.log();
+
+  auto bad = test::run_cli("serve --run " + run.string() + " --weights q4 --port 0");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--weights: expected f32, bf16 or int8"), std::string::npos) << bad.output;
+}
+
 TEST(ServeCli, ACorruptOrForeignStoreIsRefusedAndKept) {
   auto& runs = test::serve_runs();
   test::ScratchDir dir;
