@@ -133,7 +133,7 @@ USERLLM_AVX2 void dot_q8_avx2(const int8_t* wq, const float* ws, const int8_t* x
 }
 #endif
 
-// Splits the output rows over the intra-op threads; a matrix below ~32K weights
+// Splits a matrix's rows over the intra-op threads; a matrix below ~32K values
 // stays on the calling thread (waking the pool would cost more than it saves).
 template <typename RowFn>
 void for_each_output_row(int64_t rows, int64_t cols, RowFn fn) {
@@ -194,21 +194,17 @@ void gemv_bf16(const uint16_t* w, int64_t rows, int64_t cols, const float* x, in
 
 void quantize_q8(const float* x, int64_t rows, int64_t cols, int8_t* q, float* scale) {
   const int64_t nb = q8_blocks(cols), ld = nb * kQ8Block;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(cols, 1));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const float* xr = x + r * cols;
-      int8_t* qr = q + r * ld;
-      for (int64_t b = 0; b < nb; ++b) {
-        const int64_t lo = b * kQ8Block, hi = std::min(cols, lo + kQ8Block);
-        float amax = 0;
-        for (int64_t i = lo; i < hi; ++i) amax = std::max(amax, std::fabs(xr[i]));
-        const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
-        scale[r * nb + b] = d;
-        for (int64_t i = lo; i < hi; ++i)
-          qr[i] = int8_t(std::clamp(std::nearbyint(xr[i] * inv), -127.0f, 127.0f));
-        for (int64_t i = hi; i < lo + kQ8Block; ++i) qr[i] = 0;
-      }
+  for_each_output_row(rows, cols, [&](int64_t r) {
+    const float* xr = x + r * cols;
+    int8_t* qr = q + r * ld;
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t lo = b * kQ8Block, hi = std::min(cols, lo + kQ8Block);
+      float amax = 0;
+      for (int64_t i = lo; i < hi; ++i) amax = std::max(amax, std::fabs(xr[i]));
+      const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+      scale[r * nb + b] = d;
+      for (int64_t i = lo; i < hi; ++i) qr[i] = int8_t(std::clamp(std::nearbyint(xr[i] * inv), -127.0f, 127.0f));
+      for (int64_t i = hi; i < lo + kQ8Block; ++i) qr[i] = 0;
     }
   });
 }

@@ -12,6 +12,13 @@ namespace userllm::llm {
 namespace {
 // Past this many rows sgemm's blocking beats reading the weights once per call.
 constexpr int64_t kMaxGemvRows = 8;
+
+// Q8_0 rows (int8 [n, blocks * 32] with float scales [n, blocks]) to float32 [n, cols].
+torch::Tensor dequantize_q8(const torch::Tensor& q, const torch::Tensor& scale, int64_t cols) {
+  const int64_t n = q.size(0), nb = scale.size(1);
+  auto blocks = q.to(torch::kFloat32).view({n, nb, kernels::kQ8Block}) * scale.unsqueeze(-1);
+  return blocks.view({n, nb * kernels::kQ8Block}).narrow(1, 0, cols).contiguous();
+}
 }  // namespace
 
 WeightFormat parse_weight_format(const std::string& s) {
@@ -100,9 +107,7 @@ torch::Tensor PackedWeight::dequantize() const { return dequantize_rows(0, rows_
 torch::Tensor PackedWeight::dequantize_rows(int64_t first, int64_t count) const {
   auto data = data_.narrow(0, first, count);
   if (format_ != WeightFormat::kInt8) return data.to(torch::kFloat32);
-  const int64_t nb = scale_.size(1);
-  auto blocks = data.to(torch::kFloat32).view({count, nb, kernels::kQ8Block}) * scale_.narrow(0, first, count).unsqueeze(-1);
-  return blocks.view({count, nb * kernels::kQ8Block}).narrow(1, 0, cols_).contiguous();
+  return dequantize_q8(data, scale_.narrow(0, first, count), cols_);
 }
 
 torch::Tensor PackedWeight::rows_at(const torch::Tensor& ids) const {
@@ -110,10 +115,7 @@ torch::Tensor PackedWeight::rows_at(const torch::Tensor& ids) const {
   auto shape = ids.sizes().vec();
   shape.push_back(cols_);
   if (format_ != WeightFormat::kInt8) return data_.index_select(0, flat).to(torch::kFloat32).view(shape);
-  const int64_t nb = scale_.size(1);
-  auto q = data_.index_select(0, flat).to(torch::kFloat32).view({-1, nb, kernels::kQ8Block});
-  auto rows = (q * scale_.index_select(0, flat).unsqueeze(-1)).view({-1, nb * kernels::kQ8Block});
-  return rows.narrow(1, 0, cols_).reshape(shape);
+  return dequantize_q8(data_.index_select(0, flat), scale_.index_select(0, flat), cols_).view(shape);
 }
 
 torch::Tensor gemv_or_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
