@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/outputs.h"
 #include "common/run_dir.h"
 #include "data/corpus.h"
 #include "data/dataset.h"
@@ -23,7 +24,7 @@ using data::Dataset;
 struct PrepareArgs {
   std::string format, input, meta, out;
   data::PrepareOptions options;
-  bool skip_bad_lines = false, dedupe = false;
+  bool skip_bad_lines = false, dedupe = false, overwrite = false;
 };
 
 void run_prepare(const PrepareArgs& a) {
@@ -35,6 +36,7 @@ void run_prepare(const PrepareArgs& a) {
   else
     fail("unknown --format \"" + a.format + "\" (expected movielens, amazon or google-local)");
   if (!fs::exists(a.input)) fail(a.input + ": not found");
+  check_output(a.out, OutputKind::kDataset, {"--out", {a.input, a.meta}, a.overwrite});
   std::optional<fs::path> meta;
   if (!a.meta.empty()) meta = fs::path(a.meta);
   data::ReadOptions read{a.skip_bad_lines};
@@ -136,11 +138,13 @@ void add_data_commands(CLI::App& app) {
       ->capture_default_str();
   p->add_flag("--dedupe", prepare->dedupe, "Drop exact duplicate events (always on for amazon)");
   p->add_flag("--skip-bad-lines", prepare->skip_bad_lines, "Count and skip malformed lines instead of failing");
+  p->add_flag("--overwrite", prepare->overwrite, "Replace an existing prepared dataset in --out");
   p->callback([prepare] { run_prepare(*prepare); });
 
   auto synth = std::make_shared<data::SynthOptions>();
   auto synth_out = std::make_shared<std::string>();
   auto csv = std::make_shared<bool>(false);
+  auto overwrite = std::make_shared<bool>(false);
   auto* s = cmd->add_subcommand("synth", "Generate the built-in synthetic dataset (with ground truth)");
   s->add_option("--out", *synth_out, "Output directory (written atomically)")->required();
   s->add_option("--users", synth->users, "Number of users")->capture_default_str();
@@ -148,7 +152,9 @@ void add_data_commands(CLI::App& app) {
   s->add_option("--events-per-user", synth->events_per_user, "Mean events per user")->capture_default_str();
   s->add_option("--seed", synth->seed, "Random seed (same seed, same bytes)")->capture_default_str();
   s->add_flag("--csv", *csv, "Write MovieLens CSV (ratings.csv, movies.csv) instead of a prepared dataset");
-  s->callback([synth, synth_out, csv] {
+  s->add_flag("--overwrite", *overwrite, "Replace an existing dataset of the same kind in --out");
+  s->callback([synth, synth_out, csv, overwrite] {
+    check_output(*synth_out, *csv ? OutputKind::kCsvLog : OutputKind::kDataset, {"--out", {}, *overwrite});
     nlohmann::json config = {{"users", synth->users},
                              {"items", synth->items},
                              {"events_per_user", synth->events_per_user},
@@ -178,7 +184,10 @@ void add_data_commands(CLI::App& app) {
   auto* co = cmd->add_subcommand("corpus", "Write an LM pretraining corpus (one document per line)");
   co->add_option("dir", *dir, "Prepared dataset directory")->required();
   co->add_option("--out", *corpus_out, "Output text file (written atomically)")->required();
-  co->callback([dir, corpus_out] {
+  auto corpus_overwrite = std::make_shared<bool>(false);
+  co->add_flag("--overwrite", *corpus_overwrite, "Replace an existing file");
+  co->callback([dir, corpus_out, corpus_overwrite] {
+    check_output(*corpus_out, OutputKind::kFile, {"--out", {*dir}, *corpus_overwrite});
     auto r = data::write_corpus(Dataset::open(*dir), *corpus_out);
     std::fprintf(stderr, "%s: %llu documents, %llu bytes\n", corpus_out->c_str(), (unsigned long long)r.documents,
                  (unsigned long long)r.bytes);

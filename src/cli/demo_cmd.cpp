@@ -31,6 +31,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/outputs.h"
 #include "common/subprocess.h"
 
 namespace userllm::cli {
@@ -160,6 +161,7 @@ double metric(const nlohmann::json& eval, const std::string& key) {
 
 void run_demo(const DemoArgs& a) {
   const fs::path out = a.out;
+  check_output(out, OutputKind::kDemo, {"--out", {}, false, true});  // re-running resumes it
   fs::create_directories(out);
   Steps steps(out, a.jobs);
   const std::string data = (out / "data").string(), enc = (out / "encoder").string(), lm = (out / "lm").string();
@@ -184,7 +186,7 @@ void run_demo(const DemoArgs& a) {
                                      "--layers", "1", "--heads", "2", "--dim", "32", "--max-len", "50", "--steps",
                                      enc_steps, "--batch-size", "32", "--lr", "3e-3", "--sampled-softmax", "256",
                                      "--field-weight", "genre=3", "--seed", seed};
-    if (resume) args.push_back("--resume");
+    if (resume) args = {"encoder", "pretrain", "--data", data, "--out", enc, "--resume"};  // its recorded options
     steps.run("encoder", args);
   };
   auto pretrain_lm = [&] {
@@ -192,7 +194,7 @@ void run_demo(const DemoArgs& a) {
     bool resume = prepare_run_dir(lm, fs::path(lm) / "run" / "checkpoint.pt") && !fs::exists(out / ".done" / "lm");
     std::vector<std::string> args = {"lm",  "pretrain", "--corpus",  (out / "corpus.txt").string(),
                                      "--out", lm, "--seq-len", lm_context, "--steps", lm_steps, "--seed", seed};
-    if (resume) args.push_back("--resume");
+    if (resume) args = {"lm", "pretrain", "--corpus", (out / "corpus.txt").string(), "--out", lm, "--resume"};
     steps.run("lm", args);
   };
   run_chains({pretrain_lm, pretrain_encoder}, a.jobs);
@@ -212,7 +214,7 @@ void run_demo(const DemoArgs& a) {
                                        lm,          "--task",        task,  "--integration", in.integration,
                                        "--perceiver", std::to_string(in.perceiver), "--strategy", "full",
                                        "--history", history, "--steps", ft_steps, "--seed", seed, "--out", run};
-        if (resume) ft.push_back("--resume");
+        if (resume) ft = {"finetune", "--out", run, "--resume"};
         steps.run(name, ft);
         steps.run(name + ".eval", {"evaluate", "--run", run, "--split", "test", "--max-examples", eval_n});
       });
@@ -271,7 +273,7 @@ void run_demo(const DemoArgs& a) {
 
   std::vector<std::string> report = {"report"};
   report.insert(report.end(), runs.begin(), runs.end());
-  report.insert(report.end(), {enc, lm, "--out", (out / "report").string()});
+  report.insert(report.end(), {enc, lm, "--out", (out / "report").string(), "--overwrite"});
   fs::remove(out / ".done" / "report");  // always redrawn: cheap, and it follows the runs
   steps.run("report", report);
   std::printf("report: %s\n", (out / "report" / "index.html").string().c_str());

@@ -1,7 +1,6 @@
 // `userllm encoder ...`: pretrain the user encoder, evaluate next-item
 // ranking against popularity, write user embeddings, probe them.
 #include <nlohmann/json.hpp>
-#include <torch/cuda.h>
 #include <torch/types.h>
 
 #include <cstdio>
@@ -9,8 +8,10 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/embedding_export.h"
+#include "cli/resume_check.h"
 #include "common/error.h"
-#include "common/run_dir.h"
+#include "common/outputs.h"
 #include "data/dataset.h"
 #include "encoder/batch.h"
 #include "encoder/checkpoint.h"
@@ -18,6 +19,7 @@
 #include "encoder/evaluate.h"
 #include "encoder/pretrain.h"
 #include "encoder/probe.h"
+#include "llm/device.h"
 
 namespace userllm::cli {
 namespace {
@@ -32,16 +34,6 @@ struct PretrainArgs {
   std::vector<std::string> weights;  // name=w
   bool resume = false, no_time_gap = false;
 };
-
-torch::Device parse_device(const std::string& s) {
-  try {
-    torch::Device d(s);
-    if (d.is_cuda() && !torch::cuda::is_available()) fail("--device " + s + ": CUDA is not available");
-    return d;
-  } catch (const c10::Error&) {
-    fail("--device: unknown device '" + s + "' (cpu, cuda, cuda:N)");
-  }
-}
 
 std::vector<std::string> user_keys(const data::Dataset& ds) {
   std::vector<std::string> keys;
@@ -62,8 +54,10 @@ EncoderOnData load_encoder_on(const data::Dataset& ds, const std::string& run, c
   return {model, std::move(events)};
 }
 
-void run_pretrain(PretrainArgs a) {
-  parse_device(a.device);
+void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
+  llm::parse_device(a.device);
+  check_run_out(cmd, a.resume, a.out, a.out, OutputKind::kEncoderRun, {a.data},
+                {"--data", "--device", "--threads", "--stop-after"});
   auto ds = data::Dataset::open(a.data);
   a.o.device = a.device;
   bool time_gap = !a.no_time_gap;
@@ -88,6 +82,9 @@ void run_pretrain(PretrainArgs a) {
   }
   if (!a.resume) m.validate();
   auto r = enc::pretrain(ev, a.out, a.o, a.resume);
+  if (r.finished_before)
+    std::fprintf(stderr, "%s: finished before (%lld of %lld steps); nothing to resume\n", a.out.c_str(),
+                 static_cast<long long>(r.step), static_cast<long long>(r.step));
   std::printf("%s\n", nlohmann::json({{"run", a.out}, {"step", r.step}, {"loss", r.last_loss}}).dump().c_str());
 }
 
@@ -101,37 +98,40 @@ void add_pretrain(CLI::App& group) {
   c->add_option("--data", a->data, "prepared dataset directory")->required();
   c->add_option("--out", a->out, "run directory (config.json, encoder.json, checkpoint.pt, metrics.jsonl)")->required();
   c->add_option("--fusion", a->fusion, "early: one Transformer over fused events; late: one per field")
-      ->check(CLI::IsMember({"early", "late"}));
-  c->add_option("--layers", a->o.model.layers, "Transformer layers");
-  c->add_option("--heads", a->o.model.heads, "attention heads");
-  c->add_option("--dim", a->o.model.dim, "Transformer width");
-  c->add_option("--ffn-mult", a->o.model.ffn_mult, "feed-forward width / dim");
-  c->add_option("--item-dim", a->item_dim, "item table width (default: --dim)");
-  c->add_option("--field-dim", a->field_dim, "width of the other field tables");
-  c->add_option("--max-len", a->o.model.max_len, "events per training window and attention window");
-  c->add_option("--dropout", a->o.model.dropout, "dropout");
+      ->check(CLI::IsMember({"early", "late"}))
+      ->capture_default_str();
+  c->add_option("--layers", a->o.model.layers, "Transformer layers")->capture_default_str();
+  c->add_option("--heads", a->o.model.heads, "attention heads")->capture_default_str();
+  c->add_option("--dim", a->o.model.dim, "Transformer width")->capture_default_str();
+  c->add_option("--ffn-mult", a->o.model.ffn_mult, "feed-forward width / dim")->capture_default_str();
+  c->add_option("--item-dim", a->item_dim, "item table width (default: --dim)")->capture_default_str();
+  c->add_option("--field-dim", a->field_dim, "width of the other field tables")->capture_default_str();
+  c->add_option("--max-len", a->o.model.max_len, "events per training window and attention window")->capture_default_str();
+  c->add_option("--dropout", a->o.model.dropout, "dropout")->capture_default_str();
   c->add_flag("--no-time-gap", a->no_time_gap, "leave out the time-gap field");
-  auto* steps = c->add_option("--steps", a->o.steps, "optimiser steps");
-  c->add_option("--epochs", a->o.epochs, "passes over the training windows")->excludes(steps);
-  c->add_option("--batch-size", a->o.batch_size, "windows per step");
-  c->add_option("--lr", a->o.lr, "peak learning rate (AdamW)");
-  c->add_option("--weight-decay", a->o.weight_decay, "AdamW weight decay");
-  c->add_option("--warmup", a->o.warmup, "warmup steps (default min(steps/10, 200))");
-  c->add_option("--clip", a->o.clip, "gradient-norm clip");
-  c->add_option("--stride", a->o.stride, "window stride (default max-len/2)");
-  c->add_option("--seed", a->o.seed, "seed for initialisation, data order, dropout, sampling");
-  c->add_option("--eval-every", a->o.eval_every, "validation every N steps (0: at the end only)");
-  c->add_option("--eval-users", a->o.eval_users, "validation users per evaluation (0: all)");
-  c->add_option("--checkpoint-every", a->o.checkpoint_every, "checkpoint every N steps (default --eval-every)");
-  c->add_option("--log-every", a->o.log_every, "metrics line every N steps");
-  c->add_option("--sampled-softmax", a->o.sampled_negatives, "item negatives per step (0: full softmax)");
+  auto* steps = c->add_option("--steps", a->o.steps, "optimiser steps (0: from --epochs)")->capture_default_str();
+  c->add_option("--epochs", a->o.epochs, "passes over the training windows, when --steps is 0")
+      ->excludes(steps)
+      ->capture_default_str();
+  c->add_option("--batch-size", a->o.batch_size, "windows per step")->capture_default_str();
+  c->add_option("--lr", a->o.lr, "peak learning rate (AdamW)")->capture_default_str();
+  c->add_option("--weight-decay", a->o.weight_decay, "AdamW weight decay")->capture_default_str();
+  c->add_option("--warmup", a->o.warmup, "warmup steps (default min(steps/10, 200))")->capture_default_str();
+  c->add_option("--clip", a->o.clip, "gradient-norm clip")->capture_default_str();
+  c->add_option("--stride", a->o.stride, "window stride (default max-len/2)")->capture_default_str();
+  c->add_option("--seed", a->o.seed, "seed for initialisation, data order, dropout, sampling")->capture_default_str();
+  c->add_option("--eval-every", a->o.eval_every, "validation every N steps (0: at the end only)")->capture_default_str();
+  c->add_option("--eval-users", a->o.eval_users, "validation users per evaluation (0: all)")->capture_default_str();
+  c->add_option("--checkpoint-every", a->o.checkpoint_every, "checkpoint every N steps (default --eval-every)")->capture_default_str();
+  c->add_option("--log-every", a->o.log_every, "metrics line every N steps")->capture_default_str();
+  c->add_option("--sampled-softmax", a->o.sampled_negatives, "item negatives per step (0: full softmax)")->capture_default_str();
   c->add_option("--field-weight", a->weights, "FIELD=WEIGHT in the loss (default 1 each)");
-  c->add_option("--threads", a->o.threads, "intra-op threads (0: libtorch default)");
+  c->add_option("--threads", a->o.threads, "intra-op threads (0: libtorch default)")->capture_default_str();
   c->add_option("--stop-after", a->o.stop_after, "stop after this step without a final checkpoint (tests)")
       ->group("");
   c->add_flag("--resume", a->resume, "continue the run in --out from its checkpoint (its own options)");
   c->add_option("--device", a->device, "cpu, cuda, cuda:N");
-  c->callback([a] { run_pretrain(*a); });
+  c->callback([a, c] { run_pretrain(*a, *c); });
 }
 
 void add_eval(CLI::App& group) {
@@ -149,7 +149,7 @@ void add_eval(CLI::App& group) {
   c->add_option("--seed", a->seed, "seed for the sampled negatives");
   c->add_option("--device", a->device, "cpu, cuda, cuda:N");
   c->callback([a] {
-    auto device = parse_device(a->device);
+    auto device = llm::parse_device(a->device);
     auto ds = data::Dataset::open(a->data);
     auto [model, ev] = load_encoder_on(ds, a->run, device);
     enc::EvalOptions eo;
@@ -169,8 +169,8 @@ void add_eval(CLI::App& group) {
 
 void add_embed(CLI::App& group) {
   struct Args {
-    std::string data, run, out, device = "cpu";
-    bool per_event = false;
+    std::string data, run, out, device = "cpu", format = "userllm";
+    bool per_event = false, overwrite = false;
   };
   auto a = std::make_shared<Args>();
   auto* c = group.add_subcommand("embed", "write every user's embeddings (docs/data-format.md)");
@@ -178,15 +178,29 @@ void add_embed(CLI::App& group) {
   c->add_option("--run", a->run, "pretraining run directory")->required();
   c->add_option("--out", a->out, "output file")->required();
   c->add_flag("--per-event", a->per_event, "every event's embedding, not only the user vector");
+  c->add_option("--format", a->format, "userllm (docs/data-format.md), safetensors, or npy (user vectors; ids in FILE.keys.txt)")
+      ->check(CLI::IsMember({"userllm", "safetensors", "npy"}))
+      ->capture_default_str();
+  c->add_flag("--overwrite", a->overwrite, "replace an existing file");
   c->add_option("--device", a->device, "cpu, cuda, cuda:N");
   c->callback([a] {
-    auto device = parse_device(a->device);
+    auto device = llm::parse_device(a->device);
+    const std::string keys = a->out + ".keys.txt";
+    check_output(a->out, OutputKind::kFile, {"--out", {a->data, a->run}, a->overwrite});
+    if (a->format == "npy") check_output(keys, OutputKind::kFile, {"--out", {a->data, a->run}, a->overwrite});
+    if (a->format == "npy" && a->per_event)
+      fail("--format npy holds one vector per user; per-event rows need --format safetensors (offsets)");
     auto ds = data::Dataset::open(a->data);
     auto [model, ev] = load_encoder_on(ds, a->run, device);
     auto e = enc::embed_users(model, ev, user_keys(ds), a->per_event, device);
-    enc::write_embeddings(a->out, e);
+    if (a->format == "safetensors")
+      write_embeddings_safetensors(a->out, e);
+    else if (a->format == "npy")
+      write_embeddings_npy(a->out, keys, e);
+    else
+      enc::write_embeddings(a->out, e);
     std::printf("%s\n", nlohmann::json({{"out", a->out}, {"users", e.num_users()}, {"rows", e.offsets.back()},
-                                        {"dim", e.dim}, {"per_event", e.per_event}})
+                                        {"dim", e.dim}, {"per_event", e.per_event}, {"format", a->format}})
                             .dump()
                             .c_str());
   });
@@ -205,7 +219,7 @@ void add_probe(CLI::App& group) {
   c->add_option("--seed", a->o.seed, "seed for the user split");
   c->add_option("--device", a->device, "cpu, cuda, cuda:N");
   c->callback([a] {
-    auto device = parse_device(a->device);
+    auto device = llm::parse_device(a->device);
     auto ds = data::Dataset::open(a->data);
     auto truth = data::read_ground_truth(ds, a->data);
     if (!truth) fail(a->data + ": no ground_truth.json (the probe needs synthetic data from `userllm data synth`)");

@@ -8,14 +8,18 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/outputs.h"
 #include "eval/evaluate.h"
+#include "llm/device.h"
 #include "train/finetune.h"
 
 namespace userllm::cli {
 namespace {
 
 struct EvaluateArgs {
-  std::string run, split = "test", device;
+  std::string run, split = "test", device, predictions;
+  bool overwrite = false;
+  train::SourceOverrides sources;
   eval::EvaluateOptions o;
 };
 
@@ -26,13 +30,24 @@ data::Split parse_eval_split(const std::string& s) {
 }
 
 void run_evaluate(const EvaluateArgs& a) {
+  if (!a.device.empty()) llm::parse_device(a.device);
+  if (!a.predictions.empty())
+    check_output(a.predictions, OutputKind::kFile, {"--predictions", {a.run}, a.overwrite});
   const data::Split split = parse_eval_split(a.split);
-  train::LoadedRun r = train::load_run(a.run, a.device);
+  train::LoadedRun r = train::load_run(a.run, a.device, a.sources);
   const tasks::TaskOptions t = train::task_options(r.options);
   const data::GroundTruth* gt = r.ground_truth ? &*r.ground_truth : nullptr;
   auto examples = tasks::build_examples(*r.dataset, t, split, gt);
+  std::vector<nlohmann::json> predictions;
+  eval::EvaluateOptions o = a.o;
+  if (!a.predictions.empty()) o.predictions = &predictions;
   nlohmann::json out =
-      eval::evaluate(r.model, *r.dataset, r.events.get(), *r.tokenizer, t.kind, examples, r.prompt, a.o, gt);
+      eval::evaluate(r.model, *r.dataset, r.events.get(), *r.tokenizer, t.kind, examples, r.prompt, o, gt);
+  if (!a.predictions.empty()) {
+    std::string lines;
+    for (const auto& p : predictions) lines += p.dump() + "\n";
+    write_file_atomic(a.predictions, lines);
+  }
   out["split"] = a.split;
   out["run"] = a.run;
   std::string text = out.dump();
@@ -55,7 +70,13 @@ void add_evaluate_commands(CLI::App& app) {
   c->add_option("--max-new-tokens", a->o.max_new_tokens, "review: greedy generation length")->capture_default_str();
   c->add_option("--latency-requests", a->o.latency_requests, "requests timed for latency_ms")->capture_default_str();
   c->add_option("--seed", a->o.seed, "seed of the example sample and the negatives")->capture_default_str();
-  c->add_option("--device", a->device, "cpu or cuda (default: the run's)");
+  c->add_option("--device", a->device, "cpu, cuda or cuda:N (default: the run's)");
+  c->add_option("--predictions", a->predictions,
+                "also write one JSON line per example: user, input, history_events, target, prediction, score");
+  c->add_flag("--overwrite", a->overwrite, "replace an existing --predictions file");
+  c->add_option("--data", a->sources.data, "the run's prepared dataset, where it has moved (default: as recorded)");
+  c->add_option("--encoder", a->sources.encoder, "the run's encoder run, where it has moved");
+  c->add_option("--llm", a->sources.llm, "the run's LLM, where it has moved");
   c->callback([a] { run_evaluate(*a); });
 }
 

@@ -1,13 +1,15 @@
 // userllm finetune: User-LLM on one task (docs/cli.md).
 #include <spdlog/spdlog.h>
-#include <torch/cuda.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/resume_check.h"
 #include "common/error.h"
+#include "common/outputs.h"
+#include "llm/device.h"
 #include "train/finetune.h"
 
 namespace userllm::cli {
@@ -20,7 +22,8 @@ struct FinetuneArgs {
   train::FinetuneOptions o;
 };
 
-void run_finetune(FinetuneArgs& a) {
+void run_finetune(FinetuneArgs& a, const CLI::App& cmd) {
+  llm::parse_device(a.o.device);
   if (!a.resume) {
     // Without --resume the run's recorded options do not exist yet: the task and model must be named.
     if (a.task.empty()) fail("finetune: --task is required (next-item, favorite-genre or review)");
@@ -30,9 +33,13 @@ void run_finetune(FinetuneArgs& a) {
     a.o.model.strategy = bridge::parse_strategy(a.strategy);
     a.o.model.projector_mlp = a.projector == "mlp";
   }
-  if (a.o.device.rfind("cuda", 0) == 0 && !torch::cuda::is_available())
-    fail("--device " + a.o.device + ": no CUDA device is available");
+  check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kFinetuneRun,
+                {a.o.data, a.o.encoder, a.o.llm, a.o.tokenizer}, {"--device", "--threads", "--stop-after"});
   auto r = train::finetune(a.out, a.o, a.resume);
+  if (r.finished_before) {
+    spdlog::warn("{}: finished before ({} of {} steps); nothing to resume", a.out, r.step, r.step);
+    return;
+  }
   if (!std::filesystem::exists(std::filesystem::path(a.out) / "model.safetensors")) {  // --stop-after
     spdlog::info("stopped after step {} (--stop-after)", r.step);
     return;
@@ -50,13 +57,16 @@ void add_finetune_commands(CLI::App& app) {
   auto a = std::make_shared<FinetuneArgs>();
   auto& o = a->o;
   auto* c = app.add_subcommand("finetune", "fine-tune User-LLM (encoder + bridge + LLM) on one task");
-  c->add_option("--data", o.data, "prepared dataset directory");
-  c->add_option("--encoder", o.encoder, "pretrained encoder run (`userllm encoder pretrain`); not for --integration text");
-  c->add_option("--llm", o.llm, "LLM: Hugging Face directory or llama2.c .bin");
+  // Required for a new run only: --resume reads them from the run (CLI11 cannot say "unless").
+  c->add_option("--data", o.data, "prepared dataset directory (REQUIRED unless --resume)");
+  c->add_option("--encoder", o.encoder,
+                "pretrained encoder run (`userllm encoder pretrain`; REQUIRED unless --resume or --integration text)");
+  c->add_option("--llm", o.llm, "LLM: Hugging Face directory or llama2.c .bin (REQUIRED unless --resume)");
   c->add_option("--tokenizer", o.tokenizer, "tokenizer file (default: the LLM's own)");
-  c->add_option("--task", a->task, "next-item, favorite-genre or review")
+  c->add_option("--task", a->task, "next-item, favorite-genre or review (REQUIRED unless --resume)")
       ->check(CLI::IsMember({"next-item", "favorite-genre", "review"}));
-  c->add_option("--integration", a->integration, "cross-attention, soft-prompt or text (the text-prompt baseline)")
+  c->add_option("--integration", a->integration,
+                "cross-attention, soft-prompt or text (the text-prompt baseline; REQUIRED unless --resume)")
       ->check(CLI::IsMember({"cross-attention", "soft-prompt", "text"}));
   c->add_option("--perceiver", o.model.perceiver, "Perceiver latents K (0: none)")->capture_default_str();
   c->add_option("--strategy", a->strategy, "what trains: full, lora, enc (LLM frozen) or proj (LLM and encoder frozen)")
@@ -91,7 +101,7 @@ void add_finetune_commands(CLI::App& app) {
   c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)")->group("");
   c->add_option("--out", a->out, "run directory")->required();
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint, with its recorded options");
-  c->callback([a] { run_finetune(*a); });
+  c->callback([a, c] { run_finetune(*a, *c); });
 }
 
 }  // namespace userllm::cli

@@ -1,6 +1,5 @@
 // userllm lm ...: run, convert and (later) train Llama-family models.
 #include <spdlog/spdlog.h>
-#include <torch/cuda.h>
 
 #include <chrono>
 #include <cstdio>
@@ -10,8 +9,10 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/outputs.h"
 #include "llm/chat/chat_template.h"
 #include "llm/checkpoint.h"
+#include "llm/device.h"
 #include "llm/generate.h"
 #include "llm/tokenizer.h"
 
@@ -21,15 +22,6 @@ namespace fs = std::filesystem;
 using namespace userllm::llm;
 
 namespace {
-
-torch::Device parse_device(const std::string& name) {
-  if (name == "cpu") return torch::kCPU;
-  if (name == "cuda") {
-    if (!torch::cuda::is_available()) fail("--device cuda: no CUDA device is available");
-    return torch::kCUDA;
-  }
-  fail("--device must be cpu or cuda, not \"" + name + "\"");
-}
 
 struct GenerateArgs {
   std::string model, prompt, tokenizer, device = "cpu", weights = "f32";
@@ -44,6 +36,7 @@ struct Loaded {
 
 Loaded load(const std::string& model_path, const std::string& tokenizer_path, const std::string& device,
             const std::string& weights) {
+  const torch::Device dev = parse_device(device);
   // A llama2.c .bin has no tokenizer beside it; a model directory usually does.
   if (!fs::exists(model_path)) fail(model_path + ": no such model file or directory");
   fs::path tok_path = tokenizer_path;
@@ -52,7 +45,7 @@ Loaded load(const std::string& model_path, const std::string& tokenizer_path, co
     tok_path = model_path;
   }
   const auto format = parse_weight_format(weights);
-  Loaded l{load_tokenizer(tok_path), load_model(model_path, LoadOptions{parse_device(device)})};
+  Loaded l{load_tokenizer(tok_path), load_model(model_path, LoadOptions{dev})};
   l.model->pack_weights(format);
   if (l.tokenizer->vocab_size() > l.model->config().vocab_size)
     fail(tok_path.string() + ": tokenizer has " + std::to_string(l.tokenizer->vocab_size()) +
@@ -91,6 +84,9 @@ void run_generate(const GenerateArgs& a) {
   auto l = load(a.model, a.tokenizer, a.device, a.weights);
   std::vector<int32_t> ids = l.tokenizer->encode(a.prompt, /*add_special=*/true);
   if (ids.empty()) fail("the prompt encodes to no tokens and the tokenizer adds no BOS");
+  const int64_t context = l.model->config().context_length();
+  if (static_cast<int64_t>(ids.size()) > context)  // before the prompt is echoed: stdout carries results only
+    fail("--prompt: " + std::to_string(ids.size()) + " tokens do not fit the model's context of " + std::to_string(context));
   // Echo the prompt piece by piece, as llama2.c does, then stream new tokens.
   for (size_t i = 1; i < ids.size(); ++i) std::fputs(l.tokenizer->decode_token(ids[i - 1], ids[i]).c_str(), stdout);
   std::fflush(stdout);
@@ -157,6 +153,7 @@ void run_chat_template(const ChatTemplateArgs& a) {
 
 struct ConvertArgs {
   std::string from = "llama2c", input, tokenizer, out;
+  bool overwrite = false;
 };
 
 // The tokenizer keeps its format under the name Hugging Face tools look for:
@@ -172,6 +169,7 @@ std::string tokenizer_file_name(const fs::path& p) {
 void run_convert(const ConvertArgs& a) {
   if (a.from != "llama2c") fail("--from must be llama2c");
   if (fs::is_directory(a.input)) fail(a.input + ": expected a llama2.c checkpoint file, got a directory");
+  check_output(a.out, OutputKind::kModel, {"--out", {a.input, a.tokenizer}, a.overwrite});
   auto model = load_model(a.input);
   AtomicDir out(a.out);
   save_hf_model(model, out.path());
@@ -238,7 +236,8 @@ void add_lm_commands(CLI::App& app) {
   c->add_option("--from", conv->from, "source format (llama2c)")->capture_default_str();
   c->add_option("--input", conv->input, "llama2.c .bin checkpoint")->required();
   c->add_option("--tokenizer", conv->tokenizer, "tokenizer to copy in (.model, .json or llama2.c .bin)");
-  c->add_option("--out", conv->out, "output directory (replaced atomically)")->required();
+  c->add_option("--out", conv->out, "output directory (written atomically)")->required();
+  c->add_flag("--overwrite", conv->overwrite, "replace an existing model directory in --out");
   c->callback([conv] { run_convert(*conv); });
 
   // ---- lm tokenize (tokenizer engineer): register below this line ----

@@ -1,11 +1,13 @@
 // userllm lm pretrain: a tokenizer and a small Llama from a text corpus.
 #include <spdlog/spdlog.h>
-#include <torch/cuda.h>
 
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/resume_check.h"
 #include "common/error.h"
+#include "common/outputs.h"
+#include "llm/device.h"
 #include "llm/pretrain.h"
 
 namespace userllm::cli {
@@ -18,10 +20,15 @@ struct PretrainArgs {
   llm::LmPretrainOptions o;
 };
 
-void run_pretrain(PretrainArgs& a) {
-  if (a.o.device != "cpu" && a.o.device != "cuda") fail("--device must be cpu or cuda, not \"" + a.o.device + "\"");
-  if (a.o.device == "cuda" && !torch::cuda::is_available()) fail("--device cuda: no CUDA device is available");
+void run_pretrain(PretrainArgs& a, const CLI::App& cmd) {
+  llm::parse_device(a.o.device);
+  check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kLmRun, {a.corpus},
+                {"--corpus", "--device", "--stop-after"});
   auto r = llm::pretrain_lm(a.corpus, a.out, a.o, a.resume);
+  if (r.finished_before) {
+    spdlog::warn("{}: finished before ({} of {} steps); nothing to resume", a.out, r.step, r.step);
+    return;
+  }
   if (a.o.stop_after > 0 && r.step < a.o.steps) {
     spdlog::info("stopped after step {} (--stop-after)", r.step);
     return;
@@ -59,9 +66,10 @@ void add_lm_pretrain_commands(CLI::App& lm) {
   c->add_flag("--scale-residual-init", o.scale_residual_init,
               "divide o_proj and down_proj's init std by sqrt(2 * layers) (GPT-2 style)");
   c->add_option("--precision", o.precision, "fp32, or bf16 (autocast matmuls, fp32 master weights)")->capture_default_str();
-  c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)");
+  c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)")
+      ->group("");
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
-  c->callback([a] { run_pretrain(*a); });
+  c->callback([a, c] { run_pretrain(*a, *c); });
 }
 
 }  // namespace userllm::cli

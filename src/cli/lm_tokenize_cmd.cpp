@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/outputs.h"
 #include "llm/bpe_trainer.h"
 #include "llm/tokenizer.h"
 
@@ -49,6 +50,7 @@ void run_tokenize(const TokenizeArgs& a) {
 struct TrainArgs {
   std::vector<std::string> inputs;
   std::string out;
+  bool overwrite = false;
   llm::BpeTrainerOptions opts;
 };
 
@@ -76,8 +78,10 @@ void add_lm_tokenize_commands(CLI::App& lm) {
   r->add_option("--out", tr->out, "tokenizer.json to write")->required();
   r->add_option("--vocab-size", tr->opts.vocab_size, "total tokens: specials + 256 bytes + merges")->capture_default_str();
   r->add_option("--min-frequency", tr->opts.min_frequency, "never merge pairs seen fewer times")->capture_default_str();
+  r->add_flag("--overwrite", tr->overwrite, "replace an existing file");
   r->callback([tr] {
     std::vector<std::filesystem::path> inputs(tr->inputs.begin(), tr->inputs.end());
+    check_output(tr->out, OutputKind::kFile, {"--out", inputs, tr->overwrite});
     llm::train_bpe_tokenizer(inputs, tr->opts, tr->out);
     spdlog::info("wrote {}", tr->out);
   });

@@ -1,17 +1,32 @@
-// userllm: the command-line tool. Errors caused by input are printed as one
-// clear line and exit with status 1; usage errors exit with CLI11's codes.
+// userllm: the command-line tool. Every error is one `error: ...` line on
+// stderr: status 1 for errors in the inputs, 2 for usage errors (cli/usage.h).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <cstdio>
 #include <exception>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/run_dir.h"
 #include "llm/threads.h"
+
+namespace {
+
+std::string version() {
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  return "userllm " + userllm::version_string() + "\nlibtorch " + std::to_string(TORCH_VERSION_MAJOR) + "." +
+         std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH) + ", CUDA " +
+         (gpus > 0 ? "available (" + std::to_string(gpus) + " devices)" : std::string("not available")) +
+         "\nBLAS: " + userllm::llm::blas_description();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   userllm::set_command_line(argc, argv);
@@ -19,7 +34,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   CLI::App app{"userllm: user-history embeddings for large language models (User-LLM)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", userllm::version_string());
+  app.set_version_flag("--version", version, "Print the version, libtorch, CUDA and the BLAS in use");
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "No progress bars or info logs");
   int threads = 0;
@@ -33,6 +48,7 @@ int main(int argc, char** argv) {
   userllm::cli::add_report_commands(app);
   userllm::cli::add_demo_commands(app);
   userllm::cli::add_serve_commands(app);
+  userllm::cli::add_range_checks(app);
   app.parse_complete_callback([&] {
     // No default: for the small models here one thread is faster than two
     // (measured 2.2x on a 2-core machine, docs/results.md), and libtorch's own default is 1 here.
@@ -45,7 +61,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "error: %s\n", userllm::cli::usage_message(app, e, argc, argv).c_str());
+    return userllm::cli::kUsageError;
   } catch (const userllm::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -23,8 +23,8 @@ void add_report_commands(CLI::App& app) {
   c->add_option("--data", o->data, "dataset of the encoder runs given directly (for the embedding projection)")
       ->check(CLI::ExistingDirectory);
   c->add_option("--gnuplot", o->gnuplot, "the gnuplot program");
-  c->add_option("--embedding-users", o->embedding_users, "users in the projection (a seeded sample when more)")
-      ->check(CLI::Range(int64_t{3}, int64_t{1} << 40));
+  c->add_option("--embedding-users", o->embedding_users, "users in the projection (a seeded sample when more)");
+  c->add_flag("--overwrite", o->overwrite, "replace an existing report in --out");
   c->callback([o] {
     auto r = report::write_report(*o);
     std::printf("%s\n", nlohmann::json({{"index", r.index.string()}, {"figures", r.figures.size()}, {"tables", r.tables}})

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "llm/device.h"
 #include "llm/lora.h"
 #include "llm/threads.h"
 #include "serve/http/server.h"
@@ -24,7 +25,8 @@ namespace fs = std::filesystem;
 int stop_pipe[2] = {-1, -1};
 
 struct ServeArgs {
-  std::string run, data, store, api_key_file, device, weights = "f32";
+  std::string run, store, api_key_file, device, weights = "f32";
+  train::SourceOverrides sources;  // sources.data also seeds an empty store
   serve::ServerOptions http;
   serve::ServiceOptions service;
   int torch_threads = 0;
@@ -39,12 +41,8 @@ std::string read_api_key(const std::string& path) {
 }
 
 void run_serve(ServeArgs a) {
-  if (a.http.port < 0 || a.http.port > 65535) fail("--port must be in [0, 65535]");
-  if (a.http.threads < 1 || a.http.threads > 1024) fail("--threads must be in [1, 1024]");
-  if (a.service.engine.max_batch < 1 || a.service.engine.max_batch > 1024) fail("--max-batch must be in [1, 1024]");
-  if (a.service.engine.max_queue < 1 || a.service.engine.max_queue > 1000000) fail("--max-queue must be in [1, 1000000]");
-  if (a.service.max_users_in_memory < 1) fail("--max-users-in-memory must be at least 1");
-  if (!(a.http.request_timeout_s > 0 && a.http.request_timeout_s <= 3600)) fail("--request-timeout must be in (0, 3600] seconds");
+  // The flags' ranges are checked while parsing (cli/usage.cpp).
+  if (!a.device.empty()) llm::parse_device(a.device);
   if (!a.api_key_file.empty()) a.http.api_key = read_api_key(a.api_key_file);
   if (a.torch_threads > 0) llm::set_threads(a.torch_threads);
 
@@ -62,7 +60,7 @@ void run_serve(ServeArgs a) {
 
   const auto t0 = std::chrono::steady_clock::now();
   const auto weights = llm::parse_weight_format(a.weights);
-  train::LoadedRun run = train::load_run(a.run, a.device);
+  train::LoadedRun run = train::load_run(a.run, a.device, a.sources);
   if (weights != llm::WeightFormat::kF32) {
     llm::merge_lora(run.model->llm);  // packed weights are inference-only: fold a LoRA adapter in first
     run.model->llm->pack_weights(weights);
@@ -70,10 +68,10 @@ void run_serve(ServeArgs a) {
   }
   const fs::path store = a.store.empty() ? fs::path(a.run) / "users.sqlite" : fs::path(a.store);
   serve::Service service(std::move(run), store, a.service);
-  if (!a.data.empty()) {
-    const int64_t n = service.seed(data::Dataset::open(a.data));
-    if (n) spdlog::info("seeded the store with {} users from {}", n, a.data);
-    else spdlog::info("the store already has users: --data {} not read", a.data);
+  if (!a.sources.data.empty()) {
+    const int64_t n = service.seed(data::Dataset::open(a.sources.data));
+    if (n) spdlog::info("seeded the store with {} users from {}", n, a.sources.data);
+    else spdlog::info("the store already has users: --data {} not read", a.sources.data);
   }
   serve::HttpServer server(service, a.http);
   const int port = server.bind();
@@ -101,7 +99,10 @@ void add_serve_commands(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* c = app.add_subcommand("serve", "serve a fine-tuned run: OpenAI-compatible API over a live user store");
   c->add_option("--run", a->run, "run directory written by `userllm finetune`")->required();
-  c->add_option("--data", a->data, "prepared dataset to seed an empty store with (its users and histories)");
+  c->add_option("--data", a->sources.data,
+                 "the run's prepared dataset (default: as recorded); given, an empty store is seeded with its users");
+  c->add_option("--encoder", a->sources.encoder, "the run's encoder run, where it has moved (default: as recorded)");
+  c->add_option("--llm", a->sources.llm, "the run's LLM, where it has moved (default: as recorded)");
   c->add_option("--store", a->store, "SQLite user store (default: RUN/users.sqlite)");
   c->add_option("--host", a->http.host, "address to listen on")->capture_default_str();
   c->add_option("--port", a->http.port, "port to listen on (0: any free port)")->capture_default_str();
@@ -115,7 +116,7 @@ void add_serve_commands(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--request-timeout", a->http.request_timeout_s, "seconds a request may take, queueing included")
       ->capture_default_str();
-  c->add_option("--device", a->device, "cpu or cuda (default: the run's)");
+  c->add_option("--device", a->device, "cpu, cuda or cuda:N (default: the run's)");
   c->add_option("--weights", a->weights, "f32, bf16 or int8 (Q8_0 blocks): the LLM matrices' format on the CPU")
       ->capture_default_str();
   c->callback([a] { run_serve(*a); });

@@ -45,4 +45,13 @@ void truncate_jsonl(const std::filesystem::path& path, int64_t max_step) {
   write_file_atomic(path, kept);
 }
 
+double last_train_loss(const std::filesystem::path& path, int64_t step) {
+  if (!std::filesystem::exists(path)) return 0;
+  double loss = 0;
+  for (const auto& r : read_jsonl(path))
+    if (r.value("step", int64_t{-1}) == step && !r.contains("split") && r.contains("loss") && r["loss"].is_number())
+      loss = r["loss"].get<double>();
+  return loss;
+}
+
 }  // namespace userllm

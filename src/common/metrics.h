@@ -27,4 +27,7 @@ std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 // past its last checkpoint); rewrites the file atomically. No file, no-op.
 void truncate_jsonl(const std::filesystem::path& path, int64_t max_step);
 
+// The training loss logged at `step` (records without "split"), or 0 when none was.
+double last_train_loss(const std::filesystem::path& path, int64_t step);
+
 }  // namespace userllm

@@ -42,6 +42,9 @@ void read_google_local(const fs::path& reviews, const std::optional<fs::path>& m
   uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
     auto o = json.parse(line);
     RawEvent e;
+    if (!has_field(o, "user_id") && has_field(o, "gmap_id") && has_field(o, "name"))
+      bad_line("missing field \"user_id\": this is a place metadata record (gmap_id, name); pass the file as --meta "
+               "and the reviews as --input");
     e.user = need_string(o, "user_id");
     e.item = need_string(o, "gmap_id");
     e.rating = check_rating(need_number(o, "rating"), 0, 5);

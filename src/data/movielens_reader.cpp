@@ -1,6 +1,8 @@
 // MovieLens in its three layouts. Tags are not events: the most frequent tags
 // of a movie become its catalogue description ("Tags: dark comedy, ..."), the
 // only free text MovieLens has about a movie.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -260,6 +262,9 @@ void read_100k(const Files& f, EventSink& sink, const ReadOptions& options) {
 
 void read_movielens(const fs::path& input, EventSink& sink, const ReadOptions& options) {
   Files f = detect(input);
+  if (!file_exists(f.movies))
+    spdlog::warn("{}: not found: the movies get no titles, years or genres (favourite genre, titles in prompts and "
+                 "next-item answers need them)", f.movies.string());
   switch (f.layout) {
     case Layout::kCsv: read_csv(f, sink, options); break;
     case Layout::kDat: read_dat(f, sink, options); break;

@@ -142,6 +142,13 @@ PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, Pret
   if (resume) {
     step = load_checkpoint(run, model, &opt);
     if (step > total) fail(run.string() + ": checkpoint step " + std::to_string(step) + " is past the run's " + std::to_string(total) + " steps");
+    if (step == total) {  // its last checkpoint is its result
+      PretrainResult done;
+      done.step = step;
+      done.last_loss = last_train_loss(run / "metrics.jsonl", step);
+      done.finished_before = true;
+      return done;
+    }
     truncate_jsonl(run / "metrics.jsonl", step);
   } else {
     if (std::filesystem::exists(run / "checkpoint.pt"))

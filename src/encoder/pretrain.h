@@ -18,7 +18,7 @@ namespace userllm::encoder {
 struct PretrainOptions {
   EncoderOptions model;
   int64_t steps = 0;            // total optimiser steps; 0 = derive from epochs
-  double epochs = 0;            // passes over the training windows
+  double epochs = 1;            // passes over the training windows (when steps is 0)
   int64_t batch_size = 32;
   double lr = 1e-3, min_lr_ratio = 0.1, weight_decay = 0.01, clip = 1.0;
   int64_t warmup = -1;          // -1 = min(steps / 10, 200)
@@ -41,6 +41,7 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j);
 struct PretrainResult {
   int64_t step = 0;
   double last_loss = 0;
+  bool finished_before = false;  // --resume of a finished run: nothing was done
 };
 
 // Learning rate at a step (0-based): linear warmup, then cosine to min_lr_ratio * lr.

@@ -110,7 +110,11 @@ struct TaskRunner {
     needed = task == tasks::TaskKind::kReview ? opts.max_new_tokens : int64_t(longest(trie));
   }
 
-  void run(const tasks::Example& ex, const tasks::EncodedExample& enc, const UserSide& u, Values& v) {
+  std::string title(int64_t item) const { return std::string(ds.item_title(uint32_t(item))); }
+
+  // rec: the example's prediction record (EvaluateOptions::predictions), or null.
+  void run(const tasks::Example& ex, const tasks::EncodedExample& enc, const UserSide& u, Values& v,
+           nlohmann::json* rec) {
     const int64_t room = model->llm->config().context_length() - prefill_positions(model, enc, u);
     const int64_t extra = std::min(needed, room);  // encode_example left room for one answer token at least
     LlamaPrefix prefix = read_prompt(model, enc, u, extra);
@@ -122,6 +126,11 @@ struct TaskRunner {
         const int64_t gold = ex.item;
         auto ranked = ranked_items(constrained_beam_search(prefix, trie, bo), gold);
         for (int k : {1, 5, 10}) v["recall@" + std::to_string(k)].push_back(hit_at_k(ranked, gold, k));
+        if (rec) {
+          (*rec)["target"] = title(gold);
+          (*rec)["prediction"] = nlohmann::json::array();
+          for (size_t k = 0; k < ranked.size() && k < 10; ++k) (*rec)["prediction"].push_back(title(ranked[k]));
+        }
         auto negatives = sample_negatives(ds.num_items(), ex.item, opts.candidates - 1,
                                           negative_seed(opts.seed, ex.target), history_items(ds, ex));
         std::vector<int64_t> items{gold};
@@ -140,6 +149,13 @@ struct TaskRunner {
           return !best.empty() && std::count(best[0].items.begin(), best[0].items.end(), int64_t(g)) > 0 ? 1.0 : 0.0;
         };
         v["accuracy"].push_back(predicts(ex.genre));
+        if (rec) {
+          (*rec)["target"] = ex.answer;
+          const int gf = ds.field_index(ds.genre_field());
+          (*rec)["prediction"] = best.empty() || best[0].items.empty()
+                                     ? nlohmann::json()
+                                     : nlohmann::json(std::string(ds.token(gf, uint32_t(best[0].items[0]))));
+        }
         std::optional<uint32_t> truth = ex.true_genre;
         if (!truth && gt && ex.user < gt->favorite_genre_now.size()) truth = gt->favorite_genre_now[ex.user];
         if (truth) v["true_genre_accuracy"].push_back(predicts(*truth));
@@ -149,6 +165,10 @@ struct TaskRunner {
         auto ids = greedy_decode(prefix, extra, tok.eos_id());
         std::string text = tok.decode(std::vector<int32_t>(ids.begin(), ids.end()));
         v["rouge_l_f1"].push_back(rouge_l_f1(text, ex.answer));
+        if (rec) {
+          (*rec)["target"] = ex.answer;
+          (*rec)["prediction"] = text;
+        }
         break;
       }
     }
@@ -258,7 +278,24 @@ nlohmann::json evaluate(bridge::UserLlm& model, const data::Dataset& ds, const e
     encoded.push_back(tasks::encode_example(ds, tok, examples[i], prompt));
     UserSide u = user_side(model, ev, encoded.back());
     tally.add(model, ds, tok, encoded.back(), u);
-    runner.run(examples[i], encoded.back(), u, values);
+    if (!opts.predictions) {
+      runner.run(examples[i], encoded.back(), u, values, nullptr);
+      bar.add();
+      continue;
+    }
+    std::map<std::string, size_t> before;
+    for (const auto& [name, v] : values) before[name] = v.size();
+    const auto& e = encoded.back();
+    nlohmann::json rec = {{"user", std::string(ds.user_key(examples[i].user))},
+                          {"input", tok.decode(std::vector<int32_t>(e.prompt.begin(), e.prompt.end()))},
+                          {"history_events", model->options().integration == IntegrationKind::kText
+                                                 ? int64_t(e.history_text_events)
+                                                 : int64_t(u.events)}};
+    runner.run(examples[i], e, u, values, &rec);
+    rec["score"] = nlohmann::json::object();
+    for (const auto& [name, v] : values)
+      if (v.size() > before[name]) rec["score"][name] = v.back();
+    opts.predictions->push_back(std::move(rec));
     bar.add();
   }
   bar.finish();

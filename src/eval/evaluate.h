@@ -30,6 +30,9 @@ struct EvaluateOptions {
   int64_t max_new_tokens = 64; // review: greedy generation length
   int64_t latency_requests = 16;  // requests timed for latency_ms (batch 1, after one warm-up)
   uint64_t seed = 1;           // negatives and example sampling
+  // When set, one record per evaluated example: {"user", "input" (the LLM's prompt text),
+  // "history_events", "target", "prediction", "score" (the example's metric values)}.
+  std::vector<nlohmann::json>* predictions = nullptr;
 };
 
 // Result, one JSON object:

@@ -261,6 +261,12 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
     o = lm_pretrain_options_from_json(read_run_config(run).at("options"));
     o.device = device;  // the only options a resumed run may change
     o.stop_after = stop_after;
+    if (fs::exists(out / "summary.json") && fs::exists(out / "model.safetensors")) {
+      LmPretrainResult done;
+      done.step = o.steps;
+      done.finished_before = true;
+      return done;
+    }
   }
   check_options(o);
   const torch::Device device(o.device);
@@ -311,6 +317,7 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   MetricsLog metrics(out / "metrics.jsonl");
 
   LmPretrainResult result;
+  if (resume) result.last_loss = last_train_loss(out / "metrics.jsonl", step);  // killed after its last checkpoint
   result.train_tokens = static_cast<int64_t>(train_stream.size());
   result.val_tokens = val.size(0) * o.seq_len;
   Progress bar("lm pretrain", o.steps, "steps");

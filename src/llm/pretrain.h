@@ -43,6 +43,7 @@ LmPretrainOptions lm_pretrain_options_from_json(const nlohmann::json& j);
 
 struct LmPretrainResult {
   int64_t step = 0;
+  bool finished_before = false;         // --resume of a finished run: nothing was done
   double last_loss = 0;                 // training loss of the last step
   double val_loss = 0, val_perplexity = 0;
   double unigram_perplexity = 0;        // add-one unigram from train counts, same validation tokens

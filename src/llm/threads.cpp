@@ -12,6 +12,19 @@ int openblas_threads() {
   return get ? get() : -1;
 }
 
+std::string blas_description() {
+  using Config = char* (*)();
+  using Parallel = int (*)();
+  auto config = reinterpret_cast<Config>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  if (!config) return "not OpenBLAS (libtorch's own BLAS; matrix products may be about 30x slower)";
+  std::string s = config();
+  if (auto parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"))) {
+    const int p = parallel();
+    s += p == 2 ? ", OpenMP" : p == 1 ? ", pthreads" : ", single-threaded";
+  }
+  return s;
+}
+
 void set_threads(int n) {
   at::set_num_threads(n);
   using Set = void (*)(int);

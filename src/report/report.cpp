@@ -8,6 +8,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/outputs.h"
 #include "common/progress.h"
 #include "common/run_dir.h"
 #include "report/figures.h"
@@ -352,9 +353,10 @@ std::string header(const std::vector<Run>& runs, const std::vector<std::string>&
 ReportResult write_report(const ReportOptions& opts) {
   if (opts.runs.empty()) fail("report: no runs given");
   if (opts.out.empty()) fail("report: no output directory given");
-  if (fs::exists(opts.out) && (!fs::is_directory(opts.out) ||
-                               (!fs::is_empty(opts.out) && !fs::exists(opts.out / "index.html"))))
-    fail(opts.out.string() + ": exists and is not a report directory (no index.html); choose another --out");
+  std::vector<fs::path> inputs = opts.runs;
+  inputs.push_back(opts.bench);
+  inputs.push_back(opts.data);
+  check_output(opts.out, OutputKind::kReport, {"--out", inputs, opts.overwrite});
 
   std::vector<Run> runs;
   std::set<std::string> names;

@@ -28,6 +28,7 @@ struct ReportOptions {
   std::string split = "test";               // which RUN/eval-<split>.json to tabulate
   std::string gnuplot = "gnuplot";          // the program that draws the figures
   int64_t embedding_users = 2000;           // users in the projection (a seeded sample when more)
+  bool overwrite = false;                   // replace an existing report in out
 };
 
 struct ReportResult {

@@ -109,14 +109,10 @@ Run read_run(const fs::path& dir, const std::string& split) {
     r.missing.push_back("config.json (the command is unknown)");
   }
   if (r.kind == RunKind::kFinetune) {
-    if (!config || !config->contains("options"))
-      fail(dir.string() + ": a fine-tuned run without run/config.json options (cannot tell its integration)");
-    try {
-      r.finetune = train::finetune_options_from_json(config->at("options"));
-    } catch (const Error& e) {
-      fail(dir.string() + "/run/config.json: " + e.what());
+    try {  // user_llm.json: its sources' paths are relative to the run, so a moved run still reports
+      r.finetune = train::read_run_options(dir);
     } catch (const nlohmann::json::exception& e) {
-      fail(dir.string() + "/run/config.json: " + e.what());
+      fail(dir.string() + "/user_llm.json: " + e.what());
     }
     read_eval(r, split);
   }

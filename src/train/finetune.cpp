@@ -154,9 +154,17 @@ void make_absolute(FinetuneOptions& o) {
     if (!p->empty()) *p = fs::absolute(*p).lexically_normal().string();
 }
 
-nlohmann::json user_llm_json(const FinetuneOptions& o, const tasks::PromptOptions& p) {
+// Source paths relative to the run, so that a run moved together with its sources still loads.
+nlohmann::json user_llm_json(const fs::path& run, const FinetuneOptions& o, const tasks::PromptOptions& p) {
+  nlohmann::json options = to_json(o);
+  fs::path base = fs::absolute(run).lexically_normal();
+  if (base.filename().empty()) base = base.parent_path();  // "runs/r/"
+  for (const char* key : {"data", "encoder", "llm", "tokenizer"}) {
+    const std::string path = options.at(key).get<std::string>();
+    if (!path.empty()) options[key] = fs::path(path).lexically_relative(base).string();
+  }
   return {{"format", "userllm-user-llm-1"},
-          {"options", to_json(o)},
+          {"options", options},
           {"sources", source_fingerprints(o)},
           {"prompt",
            {{"text_history", p.text_history}, {"context", p.context}, {"user_vectors", p.user_vectors},
@@ -179,6 +187,12 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
     o.device = device;  // the only options a resumed run may change
     o.threads = threads;
     o.stop_after = stop_after;
+    if (fs::exists(run / "summary.json") && fs::exists(run / "model.safetensors")) {
+      FinetuneResult done;
+      done.step = o.steps;
+      done.finished_before = true;
+      return done;
+    }
   }
   check_options(o);
   make_absolute(o);
@@ -202,6 +216,9 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   const auto val = encode_all(
       ds, *tok, subset(tasks::build_examples(ds, to, data::Split::kValidation), o.eval_examples, o.seed), prompt,
       "validation");
+  const auto meta = nlohmann::json::parse(ds.metadata_json(), nullptr, false);
+  if (train.empty() && o.task == tasks::TaskKind::kReview && meta.is_object() && !meta.value("has_text", false))
+    fail("--task review: " + o.data + " has no review text (prepare a log with reviews, e.g. Amazon)");
   if (train.empty())
     fail(o.data + ": no " + std::string(tasks::task_name(o.task)) + " training examples (too few events per user?)");
 
@@ -226,6 +243,7 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   const int64_t ckpt_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every > 0 ? o.eval_every : o.steps;
 
   int64_t step = 0;
+  FinetuneResult result;
   torch::manual_seed(o.seed + 1);  // dropout's stream; the checkpoint carries it on
   if (resume) {
     const auto spec = nlohmann::json::parse(read_file(run / "user_llm.json"), nullptr, false);
@@ -234,15 +252,15 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
     step = load_checkpoint(ckpt, trained, opt);
     if (step > o.steps) fail(ckpt.string() + ": step " + std::to_string(step) + " is past the run's " + std::to_string(o.steps));
     truncate_jsonl(run / "metrics.jsonl", step);
+    result.last_loss = last_train_loss(run / "metrics.jsonl", step);  // killed after its last checkpoint
   } else {
     fs::create_directories(rec);
     write_run_config(rec, to_json(o));
-    write_file_atomic(run / "user_llm.json", user_llm_json(o, prompt).dump(2) + "\n");
+    write_file_atomic(run / "user_llm.json", user_llm_json(run, o, prompt).dump(2) + "\n");
     fs::remove(run / "metrics.jsonl");
   }
   MetricsLog metrics(run / "metrics.jsonl");
 
-  FinetuneResult result;
   result.trained_parameters = numel(trained);
   for (const auto& p : model->parameters()) result.total_parameters += p.numel();
   const auto t_start = std::chrono::steady_clock::now();

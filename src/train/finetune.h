@@ -70,6 +70,7 @@ struct FinetuneResult {
   int64_t step = 0;
   double last_loss = 0, val_loss = 0;
   int64_t trained_parameters = 0, total_parameters = 0;
+  bool finished_before = false;  // --resume of a finished run: nothing was done
 };
 
 // Trains into `run`. resume: continue from run/run/checkpoint.pt with the
@@ -86,9 +87,21 @@ struct LoadedRun {
   tasks::PromptOptions prompt;
   std::optional<data::GroundTruth> ground_truth;  // synthetic data
 };
+// Where a run's sources are now, when they moved since it was trained
+// (empty: where RUN/user_llm.json says, relative to RUN). The fingerprints
+// still have to match.
+struct SourceOverrides {
+  std::string data, encoder, llm;
+};
+
+// RUN/user_llm.json's options, its source paths resolved against RUN (runs
+// made before they were stored relative hold absolute ones) or overridden.
+FinetuneOptions read_run_options(const std::filesystem::path& run, const SourceOverrides& overrides = {});
+
 // Rebuilds RUN's model from its sources and model.safetensors (throws
 // userllm::Error on a missing or inconsistent file). `device` overrides the recorded one when not empty.
-LoadedRun load_run(const std::filesystem::path& run, const std::string& device = "");
+LoadedRun load_run(const std::filesystem::path& run, const std::string& device = "",
+                   const SourceOverrides& overrides = {});
 
 // Rebuilds the untrained model a FinetuneOptions describes (encoder and LLM
 // loaded from their sources); shared by finetune() and load_run().

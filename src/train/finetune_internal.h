@@ -18,7 +18,7 @@
 namespace userllm::train {
 
 // Throws userllm::Error naming the flag when an option is out of range or a source is missing.
-void check_options(const FinetuneOptions& o);
+void check_options(const FinetuneOptions& o, const std::string& who = "finetune");
 
 // --tokenizer, else the LLM's own: DIR for a Hugging Face directory, or
 // tokenizer.bin beside a llama2.c file.

@@ -56,9 +56,9 @@ FinetuneOptions finetune_options_from_json(const nlohmann::json& j) {
   return o;
 }
 
-void check_options(const FinetuneOptions& o) {
-  auto need = [](bool ok, const std::string& what) {
-    if (!ok) fail("finetune: " + what);
+void check_options(const FinetuneOptions& o, const std::string& who) {
+  auto need = [&](bool ok, const std::string& what) {
+    if (!ok) fail(who + ": " + what);
   };
   namespace fs = std::filesystem;
   need(!o.data.empty(), "--data is required");

@@ -3,6 +3,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "llm/checkpoint.h"
+#include "llm/device.h"
 #include "train/finetune.h"
 #include "train/finetune_internal.h"
 
@@ -10,26 +11,56 @@ namespace userllm::train {
 
 namespace fs = std::filesystem;
 
-LoadedRun load_run(const fs::path& run, const std::string& device) {
-  const fs::path spec = run / "user_llm.json", weights = run / "model.safetensors";
+namespace {
+
+nlohmann::json read_spec(const fs::path& spec, const fs::path& run) {
   if (!fs::exists(spec)) fail(spec.string() + ": not found (is '" + run.string() + "' a fine-tuning run?)");
-  if (!fs::exists(weights))
-    fail(weights.string() + ": not found (the run has not finished: `userllm finetune --resume --out " +
-         run.string() + "`)");
   auto j = nlohmann::json::parse(read_file(spec), nullptr, false);
   if (j.is_discarded() || !j.is_object() || j.value("format", "") != "userllm-user-llm-1" || !j.contains("options") ||
       !j.contains("sources"))
     fail(spec.string() + ": not a userllm user_llm.json");
-  LoadedRun r;
+  return j;
+}
+
+FinetuneOptions options_of(const nlohmann::json& j, const fs::path& spec, const fs::path& run,
+                           const SourceOverrides& overrides) {
+  FinetuneOptions o;
   try {
-    r.options = finetune_options_from_json(j.at("options"));
+    o = finetune_options_from_json(j.at("options"));
   } catch (const Error& e) {
     fail(spec.string() + ": " + e.what());
   }
+  const fs::path base = fs::absolute(run);
+  for (auto [path, override] : {std::pair{&o.data, &overrides.data}, std::pair{&o.encoder, &overrides.encoder},
+                                std::pair{&o.llm, &overrides.llm}, std::pair{&o.tokenizer, (const std::string*)nullptr}}) {
+    if (override && !override->empty())
+      *path = fs::absolute(*override).lexically_normal().string();
+    else if (!path->empty() && fs::path(*path).is_relative())
+      *path = (base / *path).lexically_normal().string();
+  }
+  return o;
+}
+
+}  // namespace
+
+FinetuneOptions read_run_options(const fs::path& run, const SourceOverrides& overrides) {
+  const fs::path spec = run / "user_llm.json";
+  return options_of(read_spec(spec, run), spec, run, overrides);
+}
+
+LoadedRun load_run(const fs::path& run, const std::string& device, const SourceOverrides& overrides) {
+  const fs::path spec = run / "user_llm.json", weights = run / "model.safetensors";
+  const auto j = read_spec(spec, run);
+  if (!fs::exists(weights))
+    fail(weights.string() + ": not found (the run has not finished: `userllm finetune --resume --out " +
+         run.string() + "`)");
+  LoadedRun r;
+  r.options = options_of(j, spec, run, overrides);
+  const torch::Device dev = llm::parse_device(device.empty() ? r.options.device : device,
+                                              device.empty() ? run.string() + " (trained on) --device" : "--device");
   if (!device.empty()) r.options.device = device;
-  check_options(r.options);  // the sources may have moved since training
+  check_options(r.options, spec.string() + " records");  // the sources may have moved since training
   check_source_fingerprints(j.at("sources"), r.options, spec.string());
-  const torch::Device dev(r.options.device);
 
   r.dataset = std::make_unique<data::Dataset>(data::Dataset::open(r.options.data));
   r.tokenizer = llm::load_tokenizer(tokenizer_path(r.options));

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/metrics.h"
 #include "encoder/batch.h"
@@ -99,6 +100,16 @@ TEST_P(PretrainTest, ResumeReproducesUninterruptedRun) {
   ASSERT_EQ(a.size(), 20u);
   ASSERT_EQ(b.size(), 20u);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6) << "step " << i + 1;
+
+  // Resuming the finished run changes nothing.
+  const std::string metrics = userllm::read_file(dir / "resumed" / "metrics.jsonl");
+  const std::string checkpoint = userllm::read_file(dir / "resumed" / "checkpoint.pt");
+  auto again = enc::pretrain(ev, dir / "resumed", flags, true);
+  EXPECT_TRUE(again.finished_before);
+  EXPECT_EQ(again.step, 20);
+  EXPECT_DOUBLE_EQ(again.last_loss, r.last_loss);
+  EXPECT_EQ(userllm::read_file(dir / "resumed" / "metrics.jsonl"), metrics);
+  EXPECT_EQ(userllm::read_file(dir / "resumed" / "checkpoint.pt"), checkpoint);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fusions, PretrainTest, ::testing::Values(enc::Fusion::kEarly, enc::Fusion::kLate),

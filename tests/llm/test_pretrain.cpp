@@ -157,6 +157,14 @@ TEST(LmPretrain, ResumeAfterAKillMatchesStraightTraining) {
   EXPECT_DOUBLE_EQ(resumed.last_loss, straight.last_loss);
   EXPECT_DOUBLE_EQ(resumed.val_perplexity, straight.val_perplexity);
   EXPECT_EQ(read_jsonl(dir / "killed" / "metrics.jsonl").size(), read_jsonl(dir / "straight" / "metrics.jsonl").size());
+
+  // Resuming the finished run changes nothing.
+  const std::string summary = read_file(dir / "killed" / "summary.json"), metrics = read_file(dir / "killed" / "metrics.jsonl");
+  auto again = llm::pretrain_lm(corpus, dir / "killed", ignored, true);
+  EXPECT_TRUE(again.finished_before);
+  EXPECT_EQ(again.step, 60);
+  EXPECT_EQ(read_file(dir / "killed" / "summary.json"), summary);
+  EXPECT_EQ(read_file(dir / "killed" / "metrics.jsonl"), metrics);
 }
 
 TEST(LmPretrain, Cli) {
@@ -167,7 +175,7 @@ TEST(LmPretrain, Cli) {
                            " --batch-size 4 --steps 10 --eval-every 5";
   auto bad = run_cli(args + " --device tpu");
   EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.output.find("--device must be cpu or cuda"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("--device tpu: unknown device"), std::string::npos) << bad.output;
   auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto summary = nlohmann::json::parse(read_file(dir / "lm" / "summary.json"));

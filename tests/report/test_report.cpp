@@ -126,7 +126,10 @@ class ReportTest : public ::testing::Test {
     const std::string command = "userllm finetune --out " + f.name + " --history " + std::to_string(f.history);
     userllm::write_file_atomic(run / "run" / "config.json",
                                nlohmann::json({{"command", command}, {"version", "test"}, {"options", userllm::train::to_json(o)}}).dump());
-    userllm::write_file_atomic(run / "user_llm.json", nlohmann::json({{"options", userllm::train::to_json(o)}}).dump());
+    userllm::write_file_atomic(run / "user_llm.json", nlohmann::json({{"format", "userllm-user-llm-1"},
+                                                                      {"options", userllm::train::to_json(o)},
+                                                                      {"sources", nlohmann::json::object()}})
+                                                          .dump());
     {
       userllm::MetricsLog m(run / "metrics.jsonl", false);
       for (int step = 1; step <= 10; ++step) m.write({{"step", step}, {"loss", 5.0 - 0.3 * step}, {"lr", 1e-3}});
@@ -375,8 +378,12 @@ TEST_F(ReportTest, CliReportsAnEncoderRunGivenWithItsData) {
   EXPECT_EQ(png_size(out / "embeddings-enc.png").first, 900u);
   EXPECT_EQ(count_data_rows(out / "embeddings-enc.dat"), 10) << "--embedding-users samples";
 
-  // Run again over the earlier report: replaced whole.
+  // Run again over the earlier report: refused unasked, replaced whole with --overwrite.
   r = userllm::test::run_cli("-q report " + encoder().string() + " --out " + out.string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("pass --overwrite"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(out / "embeddings-enc.png"));
+  r = userllm::test::run_cli("-q report " + encoder().string() + " --overwrite --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(fs::exists(out / "embeddings-enc.png")) << "without --data the encoder run has no projection";
   EXPECT_NE(userllm::read_file(out / "index.html").find("No projection"), std::string::npos);

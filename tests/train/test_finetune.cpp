@@ -151,6 +151,15 @@ TEST(Finetune, ResumeAfterAKillEqualsAnUninterruptedRun) {
   // Metrics: one record per step, the same losses (the steps past the checkpoint were truncated and redone).
   EXPECT_EQ(train_losses(dir / "split"), train_losses(dir / "whole"));
   EXPECT_THROW(train::finetune(dir / "nothing", o, true), Error);
+
+  // Resuming the finished run changes nothing: no step, no metrics line, no rewritten summary.
+  std::vector<std::string> before;
+  for (auto f : {"summary.json", "metrics.jsonl", "model.safetensors"}) before.push_back(read_file(dir / "split" / f));
+  auto again = train::finetune(dir / "split", resumed, true);
+  EXPECT_TRUE(again.finished_before);
+  EXPECT_EQ(again.step, 12);
+  int i = 0;
+  for (auto f : {"summary.json", "metrics.jsonl", "model.safetensors"}) EXPECT_EQ(read_file(dir / "split" / f), before[i++]) << f;
 }
 
 TEST(Finetune, CheckpointHoldsOnlyTrainedParameters) {

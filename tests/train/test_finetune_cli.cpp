@@ -2,7 +2,10 @@
 // is complete, the summary line is printed, and bad flags fail clearly.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/atomic_file.h"
+#include "common/metrics.h"
 #include "common/run_dir.h"
 #include "train/fixture.h"
 
@@ -46,4 +49,61 @@ TEST(FinetuneCli, TrainsAndWritesTheRun) {
                     (dir / "x").string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--task is required"), std::string::npos) << r.output;
+}
+
+// A run stores its sources relative to itself: moved together with them it still evaluates; moved
+// alone it names what is missing, and --data/--encoder/--llm say where the sources are now.
+TEST(FinetuneCli, AMovedRunEvaluatesWithItsSources) {
+  test::ScratchDir dir;
+  const auto s = test::make_tiny_setup(dir / "a");
+  auto r = test::run_cli("-q finetune --data " + s.data.string() + " --encoder " + s.encoder.string() + " --llm " +
+                         s.llm.string() + " --task favorite-genre --history 10 --context 128 --batch-size 4 " +
+                         "--eval-examples 4 --threads 1 --integration cross-attention --steps 2 --out " +
+                         (dir / "a" / "run").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto spec = nlohmann::json::parse(read_file(dir / "a" / "run" / "user_llm.json"));
+  EXPECT_EQ(spec.at("options").at("data"), "../data");
+  EXPECT_EQ(spec.at("options").at("encoder"), "../encoder");
+  EXPECT_TRUE(spec.at("sources").contains("encoder/checkpoint.pt")) << spec.at("sources").dump();
+
+  std::filesystem::rename(dir / "a", dir / "b");  // the whole tree moves
+  const std::string eval = "-q evaluate --max-examples 2 --run ";
+  const std::string predictions = (dir / "predictions.jsonl").string();
+  r = test::run_cli(eval + (dir / "b" / "run").string() + " --predictions " + predictions);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto metrics = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  // One line per example, whose scores average to the metric.
+  const auto lines = read_jsonl(predictions);
+  ASSERT_EQ(lines.size(), 2u);
+  double accuracy = 0;
+  for (const auto& p : lines) {
+    for (const char* k : {"user", "input", "history_events", "target", "prediction", "score"}) EXPECT_TRUE(p.contains(k)) << k;
+    EXPECT_NE(p.at("input").get<std::string>().find("favourite genre"), std::string::npos) << p.dump();
+    EXPECT_GE(p.at("history_events").get<int>(), 1);
+    EXPECT_LE(p.at("history_events").get<int>(), 10);  // --history 10
+    accuracy += p.at("score").at("accuracy").get<double>() / 2;
+  }
+  EXPECT_DOUBLE_EQ(accuracy, metrics.at("metrics").at("accuracy").get<double>());
+  r = test::run_cli(eval + (dir / "b" / "run").string() + " --predictions " + predictions);
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // an existing file needs --overwrite
+
+  std::filesystem::create_directories(dir / "c");
+  std::filesystem::rename(dir / "b" / "run", dir / "c" / "run");  // the run alone moves
+  r = test::run_cli(eval + (dir / "c" / "run").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("user_llm.json records: --data"), std::string::npos) << r.output;
+  const std::string sources = " --data " + (dir / "b" / "data").string() + " --encoder " + (dir / "b" / "encoder").string() +
+                              " --llm " + (dir / "b" / "llm").string();
+  r = test::run_cli(eval + (dir / "c" / "run").string() + sources);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Another encoder at the given path is caught by the fingerprints.
+  std::filesystem::copy(dir / "b" / "encoder", dir / "c" / "encoder");
+  {
+    std::ofstream f(dir / "c" / "encoder" / "checkpoint.pt", std::ios::app | std::ios::binary);
+    f << "x";
+  }
+  r = test::run_cli(eval + (dir / "c" / "run").string() + " --data " + (dir / "b" / "data").string() + " --encoder " +
+                    (dir / "c" / "encoder").string() + " --llm " + (dir / "b" / "llm").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("has changed since the run was trained"), std::string::npos) << r.output;
 }
