@@ -10,6 +10,7 @@ void add_encoder_commands(CLI::App& app);
 void add_lm_commands(CLI::App& app);
 void add_finetune_commands(CLI::App& app);  // finetune
 void add_evaluate_commands(CLI::App& app);  // evaluate
+void add_predict_commands(CLI::App& app);   // predict
 void add_report_commands(CLI::App& app);    // report
 void add_demo_commands(CLI::App& app);      // demo
 void add_serve_commands(CLI::App& app);     // serve

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   userllm::cli::add_lm_commands(app);
   userllm::cli::add_finetune_commands(app);
   userllm::cli::add_evaluate_commands(app);
+  userllm::cli::add_predict_commands(app);
   userllm::cli::add_report_commands(app);
   userllm::cli::add_demo_commands(app);
   userllm::cli::add_serve_commands(app);

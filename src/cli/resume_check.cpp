@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "cli/usage.h"
 #include "common/error.h"
@@ -40,19 +41,24 @@ bool same_value(const nlohmann::json& recorded, const std::string& given, bool i
 
 void check_resumed_flags(const CLI::App& command, const nlohmann::json& recorded, const std::set<std::string>& may_change) {
   std::string allowed = "--out";
-  for (const auto& f : may_change) allowed += ", " + f;
+  for (const auto& f : may_change)
+    if (f != "--stop-after") allowed += ", " + f;  // a test flag, hidden from --help
   for (const CLI::Option* opt : command.get_options()) {
     const std::string flag = flag_name(*opt);
     if (opt->count() == 0 || flag.rfind("--", 0) != 0 || flag == "--resume" || flag == "--out" || flag == "--help" || may_change.count(flag)) continue;
-    std::string key = flag == "--sampled-softmax" ? "sampled_negatives" : flag.substr(flag.find_first_not_of('-'));
+    // Recorded under another name: the item negatives, the LoRA rank, the projector as a bool.
+    static const std::map<std::string, std::string> renamed = {
+        {"--sampled-softmax", "sampled_negatives"}, {"--lora-rank", "r"}, {"--projector", "projector_mlp"}};
+    std::string key = renamed.count(flag) ? renamed.at(flag) : flag.substr(2);
     for (char& c : key)
       if (c == '-') c = '_';
-    const std::string given = opt->results().empty() ? "" : opt->results().back();
+    const std::string typed = opt->results().empty() ? "" : opt->results().back();
+    const std::string given = flag == "--projector" ? (typed == "mlp" ? "true" : "false") : typed;
     const nlohmann::json* value = find_key(recorded, key);
     const std::string keeps = "a resumed run keeps the options it started with (only " + allowed + " may be given anew)";
     if (!value) fail(flag + ": " + keeps);
     if (same_value(*value, given, opt->get_type_size() == 0)) continue;
-    std::string msg = flag + " " + given + ": the run was started with " + value->dump() + "; " + keeps;
+    std::string msg = flag + " " + typed + ": the run was started with " + value->dump() + "; " + keeps;
     if (key == "steps" || key == "epochs") msg += "; a run cannot be extended: its learning-rate schedule ends at its last step";
     fail(msg);
   }

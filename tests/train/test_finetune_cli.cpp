@@ -87,6 +87,19 @@ TEST(FinetuneCli, AMovedRunEvaluatesWithItsSources) {
   r = test::run_cli(eval + (dir / "b" / "run").string() + " --predictions " + predictions);
   EXPECT_EQ(r.exit_code, 1) << r.output;  // an existing file needs --overwrite
 
+  // predict: one user's answer, the example evaluate scores for them, with the events read.
+  r = test::run_cli("-q predict --run " + (dir / "b" / "run").string() + " --user " + lines[0].at("user").get<std::string>());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto p = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(p.at("task"), "favorite-genre");
+  EXPECT_EQ(p.at("prediction"), lines[0].at("prediction"));
+  EXPECT_EQ(p.at("target"), lines[0].at("target"));
+  EXPECT_EQ(p.at("history").size(), p.at("history_events").get<size_t>());
+  for (const char* k : {"item", "title", "timestamp"}) EXPECT_TRUE(p.at("history")[0].contains(k)) << k;
+  r = test::run_cli("-q predict --run " + (dir / "b" / "run").string() + " --user nobody");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--user nobody: not a user"), std::string::npos) << r.output;
+
   std::filesystem::create_directories(dir / "c");
   std::filesystem::rename(dir / "b" / "run", dir / "c" / "run");  // the run alone moves
   r = test::run_cli(eval + (dir / "c" / "run").string());
