@@ -78,59 +78,7 @@ std::string pretrain_args(const std::string& data, const std::string& run) {
          " --layers 1 --heads 2 --dim 16 --max-len 16 --steps 4 --batch-size 4 --eval-every 2 --threads 1";
 }
 
-}  // namespace
-
-TEST(Cli, UsageErrorsAreOneLineWithStatus2) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"dat stats x", "unknown command 'dat' for 'userllm' (did you mean 'data'?)"},
-      {"data stat x", "unknown command 'stat' for 'userllm data' (did you mean 'stats'?)"},
-      {"encoder pretrian --data x --out y", "did you mean 'pretrain'?"},
-      {"data", "'userllm data' needs a command: prepare, synth, stats, show, corpus"},
-      {"--threads abc data stats x", "--threads"},
-      {"--threads -2 data stats x", "-2 is out of range"},
-      {"--threads 100000 data stats x", "100000 is out of range: expected an integer in [0, "},
-      {"data synth --out x --users 0", "--users: 0 is out of range: expected an integer in [1, "},
-      {"data synth --out x --users 1.5", "'1.5' is not an integer"},
-      {"lm generate --model m --prompt p --top-p 0", "--top-p: 0 is out of range: expected a number in (0, 1]"},
-      {"finetune --out r --lr 0", "--lr: 0 is out of range"},
-      {"data stats", "dir is required"},
-      {"data stats x --bogus", "--bogus"},
-  };
-  for (const auto& [args, what] : cases) expect_one_error_line(run_cli(args), 2, what, args);
-}
-
-TEST(Cli, VersionNamesLibtorchCudaAndBlas) {
-  auto r = run_cli("--version");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output.rfind("userllm ", 0), 0u) << r.output;
-  EXPECT_NE(r.output.find("libtorch 1."), std::string::npos) << r.output;  // 2.x builds print 2.
-  EXPECT_NE(r.output.find("CUDA "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("BLAS: "), std::string::npos) << r.output;
-}
-
-TEST(Cli, EveryNumericFlagShowsItsRange) {
-  // CLI11 prints a flag's type (INT, UINT, FLOAT) and then its validator's description.
-  for (const auto& [cmd, help] : all_help()) {
-    std::istringstream in(help);
-    for (std::string line; std::getline(in, line);) {
-      std::smatch m;
-      if (!std::regex_search(line, m, std::regex(R"((--[a-z-]+) (INT|UINT|FLOAT)\b)"))) continue;
-      EXPECT_TRUE(std::regex_search(line, std::regex(R"((INT|UINT|FLOAT):in [\[(])")))
-          << "userllm " << cmd << " " << m[1] << ": no range in --help:\n" << line;
-    }
-  }
-}
-
-TEST(Cli, DeviceErrorsAreOneLine) {
-  if (run_cli("--version").output.find("CUDA available") != std::string::npos) GTEST_SKIP() << "this libtorch has CUDA";
-  for (const std::string args : {"evaluate --run nowhere --device cuda", "lm generate --model m --prompt p --device cuda:0",
-                                 "encoder eval --data x --run y --device cuda", "finetune --out r --device cuda:1",
-                                 "serve --run nowhere --device cuda"})
-    expect_one_error_line(run_cli(args), 1, "CUDA is not available", args);
-  expect_one_error_line(run_cli("encoder eval --data x --run y --device tpu"), 1, "--device tpu: unknown device", "tpu");
-}
-
-TEST(Cli, DocsListExactlyTheFlagsOfHelp) {
+void check_docs_against_help() {
   const std::string docs = read_file(fs::path(USERLLM_SOURCE_DIR) / "docs/cli.md");
   // A command's section runs from its "### `userllm CMD`" heading to the next heading. Its usage
   // (the heading, fenced blocks, an inline usage paragraph right under it, a table's first column)
@@ -172,6 +120,60 @@ TEST(Cli, DocsListExactlyTheFlagsOfHelp) {
     for (const auto& f : listed)
       EXPECT_TRUE(shown.count(f)) << "userllm " << cmd << " " << f << ": in docs/cli.md's usage, not in --help";
   }
+}
+
+}  // namespace
+
+TEST(Cli, UsageErrorsAreOneLineWithStatus2) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"dat stats x", "unknown command 'dat' for 'userllm' (did you mean 'data'?)"},
+      {"data stat x", "unknown command 'stat' for 'userllm data' (did you mean 'stats'?)"},
+      {"encoder pretrian --data x --out y", "did you mean 'pretrain'?"},
+      {"data", "'userllm data' needs a command: prepare, synth, stats, show, corpus"},
+      {"--threads abc data stats x", "--threads"},
+      {"--threads -2 data stats x", "-2 is out of range"},
+      {"--threads 100000 data stats x", "100000 is out of range: expected an integer in [0, "},
+      {"data synth --out x --users 0", "--users: 0 is out of range: expected an integer in [1, "},
+      {"data synth --out x --users 1.5", "'1.5' is not an integer"},
+      {"lm generate --model m --prompt p --top-p 0", "--top-p: 0 is out of range: expected a number in (0, 1]"},
+      {"finetune --out r --lr 0", "--lr: 0 is out of range"},
+      {"data stats", "dir is required"},
+      {"data stats x --bogus", "--bogus"},
+  };
+  for (const auto& [args, what] : cases) expect_one_error_line(run_cli(args), 2, what, args);
+}
+
+TEST(Cli, VersionNamesLibtorchCudaAndBlas) {
+  auto r = run_cli("--version");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("userllm ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("libtorch 1."), std::string::npos) << r.output;  // 2.x builds print 2.
+  EXPECT_NE(r.output.find("CUDA "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("BLAS: "), std::string::npos) << r.output;
+}
+
+// One test for both checks of every command's --help: each `userllm --help` loads libtorch (about a second).
+TEST(Cli, HelpShowsEveryRangeAndDocsListExactlyItsFlags) {
+  // CLI11 prints a flag's type (INT, UINT, FLOAT) and then its validator's description.
+  for (const auto& [cmd, help] : all_help()) {
+    std::istringstream in(help);
+    for (std::string line; std::getline(in, line);) {
+      std::smatch m;
+      if (!std::regex_search(line, m, std::regex(R"((--[a-z-]+) (INT|UINT|FLOAT)\b)"))) continue;
+      EXPECT_TRUE(std::regex_search(line, std::regex(R"((INT|UINT|FLOAT):in [\[(])")))
+          << "userllm " << cmd << " " << m[1] << ": no range in --help:\n" << line;
+    }
+  }
+  check_docs_against_help();
+}
+
+TEST(Cli, DeviceErrorsAreOneLine) {
+  if (run_cli("--version").output.find("CUDA available") != std::string::npos) GTEST_SKIP() << "this libtorch has CUDA";
+  for (const std::string args : {"evaluate --run nowhere --device cuda", "lm generate --model m --prompt p --device cuda:0",
+                                 "encoder eval --data x --run y --device cuda", "finetune --out r --device cuda:1",
+                                 "serve --run nowhere --device cuda"})
+    expect_one_error_line(run_cli(args), 1, "CUDA is not available", args);
+  expect_one_error_line(run_cli("encoder eval --data x --run y --device tpu"), 1, "--device tpu: unknown device", "tpu");
 }
 
 TEST(Cli, OutputsNeverReplaceWhatTheUserDidNotAskFor) {
