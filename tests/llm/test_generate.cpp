@@ -80,6 +80,16 @@ TEST(Stories260K, CliGeneratesTheGoldenText) {
   auto bad = test::run_cli("lm generate --model '" + (tmp / "absent").string() + "' --prompt x");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("no such model"), std::string::npos) << bad.output;
+
+  // A prompt longer than the context: one error line, and nothing on stdout (the prompt is not echoed first).
+  std::string words;
+  for (int i = 0; i < 700; ++i) words += "cat ";
+  auto r = test::run_shell("{ " + std::string(USERLLM_CLI) + " lm generate --model '" + bin + "' --tokenizer '" + tok +
+                           "' --prompt '" + words + "' 2>/dev/null; }");  // stdout alone
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "");
+  auto e = test::run_cli("lm generate --model '" + bin + "' --tokenizer '" + tok + "' --prompt '" + words + "'");
+  EXPECT_NE(e.output.find("do not fit the model's context of 512"), std::string::npos) << e.output;
 }
 
 }  // namespace
