@@ -3,6 +3,10 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+namespace userllm::train {
+struct SourceOverrides;
+}
+
 namespace userllm::cli {
 
 void add_data_commands(CLI::App& app);
@@ -14,5 +18,8 @@ void add_predict_commands(CLI::App& app);   // predict
 void add_report_commands(CLI::App& app);    // report
 void add_demo_commands(CLI::App& app);      // demo
 void add_serve_commands(CLI::App& app);     // serve
+
+// --data, --encoder, --llm: where a fine-tuned run's sources are when they have moved (evaluate, predict).
+void add_source_flags(CLI::App* command, train::SourceOverrides& sources);
 
 }  // namespace userllm::cli

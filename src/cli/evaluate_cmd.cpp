@@ -74,9 +74,7 @@ void add_evaluate_commands(CLI::App& app) {
   c->add_option("--predictions", a->predictions,
                 "also write one JSON line per example: user, input, history_events, target, prediction, score");
   c->add_flag("--overwrite", a->overwrite, "replace an existing --predictions file");
-  c->add_option("--data", a->sources.data, "the run's prepared dataset, where it has moved (default: as recorded)");
-  c->add_option("--encoder", a->sources.encoder, "the run's encoder run, where it has moved");
-  c->add_option("--llm", a->sources.llm, "the run's LLM, where it has moved");
+  add_source_flags(c, a->sources);
   c->callback([a] { run_evaluate(*a); });
 }
 

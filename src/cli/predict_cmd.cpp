@@ -68,6 +68,12 @@ void run_predict(const PredictArgs& a) {
 
 }  // namespace
 
+void add_source_flags(CLI::App* c, train::SourceOverrides& sources) {
+  c->add_option("--data", sources.data, "the run's prepared dataset, where it has moved (default: as recorded)");
+  c->add_option("--encoder", sources.encoder, "the run's encoder run, where it has moved");
+  c->add_option("--llm", sources.llm, "the run's LLM, where it has moved");
+}
+
 void add_predict_commands(CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
   auto* c = app.add_subcommand("predict", "a fine-tuned run's answer for one user, with the history it read (JSON)");
@@ -79,9 +85,7 @@ void add_predict_commands(CLI::App& app) {
   c->add_option("--beam", a->o.beam, "beam width of the constrained decoding")->capture_default_str();
   c->add_option("--max-new-tokens", a->o.max_new_tokens, "review: greedy generation length")->capture_default_str();
   c->add_option("--device", a->device, "cpu, cuda or cuda:N (default: the run's)");
-  c->add_option("--data", a->sources.data, "the run's prepared dataset, where it has moved (default: as recorded)");
-  c->add_option("--encoder", a->sources.encoder, "the run's encoder run, where it has moved");
-  c->add_option("--llm", a->sources.llm, "the run's LLM, where it has moved");
+  add_source_flags(c, a->sources);
   c->callback([a] { run_predict(*a); });
 }
 
