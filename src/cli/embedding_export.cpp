@@ -21,7 +21,6 @@ void write_embeddings_safetensors(const std::filesystem::path& path, const encod
 
 void write_embeddings_npy(const std::filesystem::path& path, const std::filesystem::path& keys_path,
                           const encoder::UserEmbeddings& e) {
-  if (e.per_event) fail("--format npy holds one vector per user; per-event rows need --format safetensors (offsets)");
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(e.num_users()) + ", " +
                        std::to_string(e.dim) + "), }";
   // Magic, version 1.0, a little-endian uint16 length, then the header padded so the data starts at a multiple of 64.

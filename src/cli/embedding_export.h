@@ -14,8 +14,8 @@ namespace userllm::cli {
 void write_embeddings_safetensors(const std::filesystem::path& path, const encoder::UserEmbeddings& e);
 
 // .npy (format 1.0): the [users, dim] float32 matrix of user vectors, row u
-// for the u-th id of `keys_path` (one per line). Per-event rows need offsets:
-// safetensors.
+// for the u-th id of `keys_path` (one per line). `e` holds user vectors only
+// (the command refuses --per-event before embedding: those rows need offsets).
 void write_embeddings_npy(const std::filesystem::path& path, const std::filesystem::path& keys_path,
                           const encoder::UserEmbeddings& e);
 

@@ -17,6 +17,7 @@ struct Range {
   const char* flag;
   double lo, hi;
   bool lo_open = false, hi_open = false;
+  bool cpus = false;  // hi is this machine's CPU count (said in the error)
 };
 
 constexpr double kCount = 1e9;  // counts with no natural bound (steps, examples, users)
@@ -26,10 +27,10 @@ std::vector<Range> ranges() {
   // More threads than cores only slows these kernels down; 100000 hung `data stats`.
   const double cores = std::max(1u, std::thread::hardware_concurrency());
   return {
-      {"", "--threads", 0, cores},
+      {"", "--threads", 0, cores, false, false, true},
       {"serve", "--threads", 1, 1024},  // HTTP workers, mostly waiting on the batcher
-      {"", "--torch-threads", 0, cores},
-      {"", "--jobs", 1, cores},
+      {"", "--torch-threads", 0, cores, false, false, true},
+      {"", "--jobs", 1, cores, false, false, true},
       {"", "--seed", 0, 18446744073709551615.0},
       {"", "--steps", 1, kCount},
       {"encoder pretrain", "--steps", 0, kCount},  // 0: from --epochs
@@ -105,14 +106,18 @@ std::string number(double v) {
   return s;
 }
 
+std::vector<CLI::App*> commands_of(CLI::App& app) {
+  return app.get_subcommands([](CLI::App*) { return true; });
+}
+
 std::string describe(const Range& r, bool integer) {
   return std::string(integer ? "an integer" : "a number") + " in " + (r.lo_open ? "(" : "[") + number(r.lo) + ", " +
          number(r.hi) + (r.hi_open ? ")" : "]");
 }
 
-CLI::Validator validator(const Range& r, bool integer, bool threads) {
+CLI::Validator validator(const Range& r, bool integer) {
   const std::string expected = describe(r, integer);
-  const std::string why = threads ? " (this machine has " + number(r.hi) + " CPUs)" : "";
+  const std::string why = r.cpus ? " (this machine has " + number(r.hi) + " CPUs)" : "";
   return CLI::Validator(
       [=](std::string& s) -> std::string {
         const char* begin = s.c_str();
@@ -138,9 +143,9 @@ void add_checks(CLI::App& app, const std::string& path, const std::vector<Range>
     for (const auto& r : table)
       if (flag == r.flag && (path == r.command || (!found && *r.command == '\0'))) found = &r;
     if (!found) throw std::logic_error("usage.cpp: no range for " + path + " " + flag);
-    opt->check(validator(*found, integer, flag == "--threads" || flag == "--torch-threads" || flag == "--jobs"));
+    opt->check(validator(*found, integer));
   }
-  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+  for (CLI::App* sub : commands_of(app))
     add_checks(*sub, path.empty() ? sub->get_name() : path + " " + sub->get_name(), table);
 }
 
@@ -157,10 +162,6 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     }
   }
   return row[b.size()];
-}
-
-std::vector<CLI::App*> commands_of(CLI::App& app) {
-  return app.get_subcommands([](CLI::App*) { return true; });
 }
 
 std::string command_names(CLI::App& app) {
