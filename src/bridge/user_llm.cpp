@@ -4,6 +4,7 @@
 
 #include "bridge/soft_prompt.h"
 #include "common/error.h"
+#include "common/json_int.h"
 
 namespace userllm::bridge {
 
@@ -72,12 +73,12 @@ UserLlmOptions user_llm_options_from_json(const nlohmann::json& j) {
   try {
     o.integration = parse_integration(j.at("integration").get<std::string>());
     o.strategy = parse_strategy(j.at("strategy").get<std::string>());
-    o.perceiver = j.at("perceiver").get<int64_t>();
-    o.perceiver_blocks = j.at("perceiver_blocks").get<int64_t>();
-    o.perceiver_heads = j.at("perceiver_heads").get<int64_t>();
+    o.perceiver = json_int<int64_t>(j.at("perceiver"), "perceiver");
+    o.perceiver_blocks = json_int<int64_t>(j.at("perceiver_blocks"), "perceiver_blocks");
+    o.perceiver_heads = json_int<int64_t>(j.at("perceiver_heads"), "perceiver_heads");
     o.projector_mlp = j.at("projector_mlp").get<bool>();
-    o.cross_every = j.at("cross_every").get<int64_t>();
-    o.cross_heads = j.at("cross_heads").get<int64_t>();
+    o.cross_every = json_int<int64_t>(j.at("cross_every"), "cross_every");
+    o.cross_heads = json_int<int64_t>(j.at("cross_heads"), "cross_heads");
     o.lora = llm::LoraConfig::from_json(j.at("lora"), "user_llm options");
   } catch (const nlohmann::json::exception& e) {
     fail(std::string("invalid User-LLM options: ") + e.what());

@@ -12,7 +12,8 @@
 
 namespace userllm {
 
-MappedFile::MappedFile(const std::filesystem::path& path, bool copy_on_write) : path_(path.string()) {
+MappedFile::MappedFile(const std::filesystem::path& path, bool copy_on_write) {
+  path_ = path.string();
   int fd = ::open(path_.c_str(), O_RDONLY);
   if (fd < 0) fail(path_ + ": cannot open: " + std::strerror(errno));
   struct stat st {};
@@ -36,7 +37,7 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-MappedFile::MappedFile(MappedFile&& o) noexcept : path_(std::move(o.path_)), data_(o.data_), size_(o.size_) {
+MappedFile::MappedFile(MappedFile&& o) noexcept : ByteView(o.data_, o.size_, std::move(o.path_)) {
   o.data_ = nullptr;
   o.size_ = 0;
 }
@@ -53,7 +54,7 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   return *this;
 }
 
-const uint8_t* MappedFile::range(uint64_t offset, uint64_t bytes, const char* what) const {
+const uint8_t* ByteView::range(uint64_t offset, uint64_t bytes, const char* what) const {
   if (offset > size_ || bytes > size_ - offset)
     fail(at_byte(path_, offset, std::string(what) + " of " + std::to_string(bytes) +
                                     " bytes runs past the end of the file (" + std::to_string(size_) + " bytes)"));

@@ -13,10 +13,8 @@
 
 namespace userllm::data {
 
-namespace fs = std::filesystem;
-
-uint64_t read_amazon_meta(const fs::path& meta, EventSink& sink, const ReadOptions& options) {
-  LineReader in(meta.string());
+uint64_t read_amazon_meta(const TextInput& meta, EventSink& sink, const ReadOptions& options) {
+  LineReader in(meta);
   JsonLineParser json;
   SeenKeys seen;
   std::string description;
@@ -40,16 +38,16 @@ uint64_t read_amazon_meta(const fs::path& meta, EventSink& sink, const ReadOptio
     r.description = description;
     if (seen.first(r.key)) sink.add_item(r);
   });
-  if (records == 0) fail(meta.string() + ": empty input: no metadata records");
+  if (records == 0) fail(meta.path + ": empty input: no metadata records");
   if (seen.repeats())
-    spdlog::info("{}: {} records repeat an earlier item id; the first of each was kept", meta.string(), seen.repeats());
+    spdlog::info("{}: {} records repeat an earlier item id; the first of each was kept", meta.path, seen.repeats());
   return records;
 }
 
-void read_amazon(const fs::path& reviews, const std::optional<fs::path>& meta, EventSink& sink,
+void read_amazon(const TextInput& reviews, const std::optional<TextInput>& meta, EventSink& sink,
                  const ReadOptions& options) {
   if (meta) read_amazon_meta(*meta, sink, options);
-  LineReader in(reviews.string());
+  LineReader in(reviews);
   JsonLineParser json;
   uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
     auto o = json.parse(line);
@@ -73,7 +71,7 @@ void read_amazon(const fs::path& reviews, const std::optional<fs::path>& meta, E
     }
     sink.add_event(e);
   });
-  if (n == 0) fail(reviews.string() + ": empty input: no reviews");
+  if (n == 0) fail(reviews.path + ": empty input: no reviews");
 }
 
 }  // namespace userllm::data

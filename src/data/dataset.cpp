@@ -6,13 +6,15 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "common/mapped_file.h"
 #include "data/format.h"
 
 namespace userllm::data {
 
 struct Dataset::Impl {
-  MappedFile file;
+  std::optional<MappedFile> mapped;  // absent for bytes in memory
+  ByteView file;
   std::string name, meta_text, genre_field;
   uint32_t num_users = 0;
   uint64_t num_events = 0;
@@ -30,7 +32,8 @@ struct Dataset::Impl {
   mutable std::vector<std::unordered_map<std::string_view, uint32_t>> lookup_maps;
   mutable std::vector<std::once_flag> lookup_once;
 
-  explicit Impl(const std::filesystem::path& path) : file(path) {}
+  explicit Impl(const std::filesystem::path& path) : mapped(std::in_place, path), file(*mapped) {}
+  explicit Impl(const ByteView& bytes) : file(bytes) {}
 };
 
 namespace {
@@ -46,7 +49,12 @@ template <class T>
 T meta_get(const nlohmann::json& meta, const char* key, const MetaContext& at) {
   if (!meta.is_object() || !meta.contains(key)) at.error("lacks \"" + std::string(key) + "\"");
   try {
-    return meta.at(key).get<T>();
+    if constexpr (std::is_integral_v<T>)
+      return json_int<T>(meta.at(key), "\"" + std::string(key) + "\"");
+    else
+      return meta.at(key).get<T>();
+  } catch (const Error& e) {
+    at.error(e.what());
   } catch (const nlohmann::json::exception& e) {
     at.error("\"" + std::string(key) + "\" has the wrong type: " + e.what());
   }
@@ -58,8 +66,14 @@ Dataset Dataset::open(const std::filesystem::path& dir) {
   std::filesystem::path path = dir / "events.bin";
   if (!std::filesystem::exists(path))
     fail(path.string() + ": not found (is " + dir.string() + " a prepared dataset? see `userllm data prepare`)");
-  auto impl = std::make_unique<Impl>(path);
-  Impl& d = *impl;
+  return Dataset(std::make_unique<Impl>(path));
+}
+
+Dataset Dataset::from_bytes(const ByteView& bytes) { return Dataset(std::make_unique<Impl>(bytes)); }
+
+// Reads and checks everything once, so that no accessor meets a bad offset later.
+Dataset::Dataset(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  Impl& d = *impl_;
   FormatReader r(d.file);
   const MetaContext p{d.file.path(), r.offset("meta")};
 
@@ -123,10 +137,8 @@ Dataset Dataset::open(const std::filesystem::path& dir) {
 
   d.lookup_maps.resize(d.fields.size());
   d.lookup_once = std::vector<std::once_flag>(d.fields.size());
-  return Dataset(std::move(impl));
 }
 
-Dataset::Dataset(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Dataset::Dataset(Dataset&&) noexcept = default;
 Dataset& Dataset::operator=(Dataset&&) noexcept = default;
 Dataset::~Dataset() = default;

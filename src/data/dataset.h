@@ -10,6 +10,10 @@
 #include <string_view>
 #include <vector>
 
+namespace userllm {
+class ByteView;
+}
+
 namespace userllm::data {
 
 // Every field vocabulary reserves these ids.
@@ -28,6 +32,9 @@ class Dataset {
  public:
   // Opens DIR/events.bin (and its siblings); every offset is bounds-checked.
   static Dataset open(const std::filesystem::path& dir);
+  // The same checks over an events.bin already in memory (the fuzzers); the
+  // bytes are not copied and must outlive the dataset.
+  static Dataset from_bytes(const ByteView& events_bin);
   Dataset(Dataset&&) noexcept;
   Dataset& operator=(Dataset&&) noexcept;
   ~Dataset();

@@ -55,7 +55,7 @@ void FormatWriter::write(AtomicFile& out) const {
   out.write(zeros, align_up(out.bytes_written()) - out.bytes_written());
 }
 
-FormatReader::FormatReader(const MappedFile& file) : file_(file) {
+FormatReader::FormatReader(const ByteView& file) : file_(file) {
   const uint8_t* h = file.range(0, kHeaderBytes, "header");
   if (std::memcmp(h, kMagic, 8) != 0)
     fail(at_byte(file.path(), 0, "not a userllm dataset (bad magic; expected \"ULLMEVTS\")"));

@@ -58,7 +58,7 @@ struct StringTable {
 
 class FormatReader {
  public:
-  explicit FormatReader(const MappedFile& file);
+  explicit FormatReader(const ByteView& file);
   bool has(std::string_view name) const;
   uint64_t offset(std::string_view name) const;  // where a section starts, for messages
   // Bytes of a section; an Error naming the file and offset if it is absent.
@@ -79,7 +79,7 @@ class FormatReader {
   };
   const Entry& find(std::string_view name) const;
   const uint8_t* checked_array(std::string_view name, uint64_t count, size_t elem) const;
-  const MappedFile& file_;
+  const ByteView& file_;
   std::vector<Entry> entries_;
 };
 

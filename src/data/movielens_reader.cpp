@@ -21,7 +21,9 @@ enum class Layout { kCsv, kDat, k100k };
 
 struct Files {
   Layout layout;
-  fs::path ratings, movies, tags;  // movies and tags may not exist
+  TextInput ratings;
+  std::optional<TextInput> movies, tags;  // absent: not in the release
+  std::string movies_name;                // for the warning when movies are absent
 };
 
 constexpr size_t kMaxTagsPerMovie = 10;
@@ -29,6 +31,15 @@ constexpr size_t kMaxTagsPerMovie = 10;
 const char* const k100kGenres[19] = {"unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
                                      "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror",
                                      "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"};
+
+// The files of each layout, the ratings first: the one that tells the layout.
+struct LayoutFiles {
+  Layout layout;
+  const char *ratings, *movies, *tags;
+};
+constexpr LayoutFiles kLayouts[] = {{Layout::kCsv, "ratings.csv", "movies.csv", "tags.csv"},
+                                    {Layout::kDat, "ratings.dat", "movies.dat", "tags.dat"},
+                                    {Layout::k100k, "u.data", "u.item", ""}};
 
 // error_code forms throughout: an unreadable directory must be an Error, not a filesystem_error.
 bool file_exists(const fs::path& p) {
@@ -47,9 +58,13 @@ Files detect(const fs::path& input) {
     fail(input.string() + ": no such file or directory");
   }
   auto has = [&](const char* name) { return given.empty() ? file_exists(dir / name) : given == name; };
-  if (has("ratings.csv")) return {Layout::kCsv, dir / "ratings.csv", dir / "movies.csv", dir / "tags.csv"};
-  if (has("ratings.dat")) return {Layout::kDat, dir / "ratings.dat", dir / "movies.dat", dir / "tags.dat"};
-  if (has("u.data")) return {Layout::k100k, dir / "u.data", dir / "u.item", {}};
+  auto maybe = [&](const char* name) -> std::optional<TextInput> {
+    if (!*name || !file_exists(dir / name)) return std::nullopt;
+    return TextInput(dir / name);
+  };
+  for (const auto& l : kLayouts)
+    if (has(l.ratings))
+      return {l.layout, TextInput(dir / l.ratings), maybe(l.movies), maybe(l.tags), (dir / l.movies).string()};
   fail(input.string() + ": unknown MovieLens layout: expected ratings.csv (ml-latest, ml-20m/25m/32m), " +
        "ratings.dat (ml-1m, ml-10m) or u.data (ml-100k)" + (given.empty() ? " in this directory" : ""));
 }
@@ -106,8 +121,8 @@ void add_rating(EventSink& sink, std::string_view user, std::string_view item, s
   sink.add_event(e);
 }
 
-void require_lines(uint64_t n, const fs::path& path) {
-  if (n == 0) fail(path.string() + ": empty input: no data lines");
+void require_lines(uint64_t n, const TextInput& in) {
+  if (n == 0) fail(in.path + ": empty input: no data lines");
 }
 
 // Tag counts per movie, case-insensitively merged (the first spelling wins).
@@ -165,8 +180,8 @@ void read_csv(const Files& f, EventSink& sink, const ReadOptions& options) {
   std::vector<std::string> cols;
   std::string buf;
   TagCollector tags;
-  if (file_exists(f.tags)) {
-    LineReader in(f.tags.string());
+  if (f.tags) {
+    LineReader in(*f.tags);
     auto h = read_header(in, {"movieId", "tag"});
     for_each_line(in, sink, options, [&](std::string_view line) {
       split_csv(as_utf8(line, buf), cols);
@@ -174,17 +189,17 @@ void read_csv(const Files& f, EventSink& sink, const ReadOptions& options) {
       tags.add(need_id(cols[h.pos[0]], "movieId"), cols[h.pos[1]]);
     });
   }
-  if (file_exists(f.movies)) {
-    LineReader in(f.movies.string());
+  if (f.movies) {
+    LineReader in(*f.movies);
     auto h = read_header(in, {"movieId", "title", "genres"});
     uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
       split_csv(as_utf8(line, buf), cols);
       check_field_count(cols.size(), h.columns, "comma");
       add_movie(sink, tags, cols[h.pos[0]], cols[h.pos[1]], cols[h.pos[2]]);
     });
-    require_lines(n, f.movies);
+    require_lines(n, *f.movies);
   }
-  LineReader in(f.ratings.string());
+  LineReader in(f.ratings);
   auto h = read_header(in, {"userId", "movieId", "rating", "timestamp"});
   uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
     split_csv(line, cols);
@@ -199,24 +214,24 @@ void read_dat(const Files& f, EventSink& sink, const ReadOptions& options) {
   std::vector<std::string_view> parts;
   std::string buf;
   TagCollector tags;
-  if (file_exists(f.tags)) {
-    LineReader in(f.tags.string());
+  if (f.tags) {
+    LineReader in(*f.tags);
     for_each_line(in, sink, options, [&](std::string_view line) {
       split_on(as_utf8(line, buf), "::", parts);  // UserID::MovieID::Tag::Timestamp
       check_field_count(parts.size(), 4, "'::'");
       tags.add(need_id(parts[1], "movieId"), parts[2]);
     });
   }
-  if (file_exists(f.movies)) {
-    LineReader in(f.movies.string());
+  if (f.movies) {
+    LineReader in(*f.movies);
     uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
       split_on(as_utf8(line, buf), "::", parts);  // MovieID::Title::Genres
       check_field_count(parts.size(), 3, "'::'");
       add_movie(sink, tags, parts[0], parts[1], parts[2]);
     });
-    require_lines(n, f.movies);
+    require_lines(n, *f.movies);
   }
-  LineReader in(f.ratings.string());
+  LineReader in(f.ratings);
   uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
     split_on(line, "::", parts);
     check_field_count(parts.size(), 4, "'::'");
@@ -229,8 +244,8 @@ void read_dat(const Files& f, EventSink& sink, const ReadOptions& options) {
 void read_100k(const Files& f, EventSink& sink, const ReadOptions& options) {
   std::vector<std::string_view> parts;
   std::string buf;
-  if (file_exists(f.movies)) {
-    LineReader in(f.movies.string());
+  if (f.movies) {
+    LineReader in(*f.movies);
     uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
       // id | title | release date | video release date | IMDb URL | 19 flags
       split_on(as_utf8(line, buf), "|", parts);
@@ -247,9 +262,9 @@ void read_100k(const Files& f, EventSink& sink, const ReadOptions& options) {
       }
       sink.add_item(r);
     });
-    require_lines(n, f.movies);
+    require_lines(n, *f.movies);
   }
-  LineReader in(f.ratings.string());
+  LineReader in(f.ratings);
   uint64_t n = for_each_line(in, sink, options, [&](std::string_view line) {
     split_on(line, "\t", parts);  // user item rating timestamp
     check_field_count(parts.size(), 4, "tab");
@@ -258,18 +273,34 @@ void read_100k(const Files& f, EventSink& sink, const ReadOptions& options) {
   require_lines(n, f.ratings);
 }
 
-}  // namespace
-
-void read_movielens(const fs::path& input, EventSink& sink, const ReadOptions& options) {
-  Files f = detect(input);
-  if (!file_exists(f.movies))
+void read_layout(const Files& f, EventSink& sink, const ReadOptions& options) {
+  if (!f.movies)
     spdlog::warn("{}: not found: the movies get no titles, years or genres (favourite genre, titles in prompts and "
-                 "next-item answers need them)", f.movies.string());
+                 "next-item answers need them)", f.movies_name);
   switch (f.layout) {
     case Layout::kCsv: read_csv(f, sink, options); break;
     case Layout::kDat: read_dat(f, sink, options); break;
     case Layout::k100k: read_100k(f, sink, options); break;
   }
+}
+
+}  // namespace
+
+void read_movielens(const fs::path& input, EventSink& sink, const ReadOptions& options) {
+  read_layout(detect(input), sink, options);
+}
+
+void read_movielens(const std::map<std::string, std::string_view>& files, EventSink& sink,
+                    const ReadOptions& options) {
+  auto maybe = [&](const char* name) -> std::optional<TextInput> {
+    auto it = files.find(name);
+    if (!*name || it == files.end()) return std::nullopt;
+    return TextInput(name, it->second);
+  };
+  for (const auto& l : kLayouts)
+    if (auto ratings = maybe(l.ratings))
+      return read_layout({l.layout, *ratings, maybe(l.movies), maybe(l.tags), l.movies}, sink, options);
+  fail("unknown MovieLens layout: expected ratings.csv, ratings.dat or u.data among the files");
 }
 
 }  // namespace userllm::data

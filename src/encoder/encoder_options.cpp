@@ -1,6 +1,7 @@
 #include "encoder/encoder_options.h"
 
 #include "common/error.h"
+#include "common/json_int.h"
 
 namespace userllm::encoder {
 
@@ -45,13 +46,14 @@ EncoderOptions options_from_json(const nlohmann::json& j) {
   EncoderOptions o;
   try {
     for (const auto& f : j.at("fields"))
-      o.fields.push_back({f.at("name").get<std::string>(), f.at("vocab").get<int>(), f.at("dim").get<int>()});
+      o.fields.push_back({f.at("name").get<std::string>(), json_int<int>(f.at("vocab"), "encoder options: vocab"),
+                          json_int<int>(f.at("dim"), "encoder options: field dim")});
     o.fusion = parse_fusion(j.at("fusion").get<std::string>());
-    o.layers = j.at("layers").get<int>();
-    o.heads = j.at("heads").get<int>();
-    o.dim = j.at("dim").get<int>();
-    o.ffn_mult = j.at("ffn_mult").get<int>();
-    o.max_len = j.at("max_len").get<int>();
+    o.layers = json_int<int>(j.at("layers"), "encoder options: layers");
+    o.heads = json_int<int>(j.at("heads"), "encoder options: heads");
+    o.dim = json_int<int>(j.at("dim"), "encoder options: dim");
+    o.ffn_mult = json_int<int>(j.at("ffn_mult"), "encoder options: ffn_mult");
+    o.max_len = json_int<int>(j.at("max_len"), "encoder options: max_len");
     o.dropout = j.at("dropout").get<double>();
     o.time_gap = j.at("time_gap").get<bool>();
   } catch (const nlohmann::json::exception& e) {

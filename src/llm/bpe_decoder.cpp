@@ -1,6 +1,7 @@
 #include "llm/bpe_decoder.h"
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "llm/pretokenizer.h"
 
 namespace userllm::llm {
@@ -86,7 +87,7 @@ class FuseDecoder : public Decoder {
 class StripDecoder : public Decoder {
  public:
   explicit StripDecoder(const json& j)
-      : content_(j.at("content").get<std::string>()), start_(j.value("start", 0)), stop_(j.value("stop", 0)) {}
+      : content_(j.at("content").get<std::string>()), start_(json_int_or<int>(j, "start", 0, "decoder Strip: start")), stop_(json_int_or<int>(j, "stop", 0, "decoder Strip: stop")) {}
   void decode(std::vector<std::string>& tokens) const override {
     if (content_.empty()) return;
     for (auto& t : tokens) {

@@ -7,6 +7,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_int.h"
 #include "llm/added_tokens.h"
 #include "llm/bpe_decoder.h"
 #include "llm/bpe_merge.h"
@@ -24,7 +25,8 @@ uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) |
 
 class BpeTokenizer : public Tokenizer {
  public:
-  BpeTokenizer(const json& j, const std::filesystem::path& path) {
+  // cfg: tokenizer_config.json, or null without one.
+  BpeTokenizer(const json& j, const json& cfg) {
     const json& model = j.at("model");
     const std::string type = model.value("type", model.contains("merges") ? "BPE" : "");
     if (type == "Unigram")
@@ -41,7 +43,7 @@ class BpeTokenizer : public Tokenizer {
     fuse_unk_ = model.value("fuse_unk", false);
     ignore_merges_ = model.value("ignore_merges", false);
 
-    for (auto& [piece, id] : model.at("vocab").items()) set_token(id.get<int64_t>(), piece, "model.vocab");
+    for (auto& [piece, id] : model.at("vocab").items()) set_token(json_int<int64_t>(id, "model.vocab[\"" + piece + "\"]"), piece, "model.vocab");
     if (model.contains("unk_token") && model["unk_token"].is_string()) {
       auto it = vocab_.find(model["unk_token"].get<std::string>());
       if (it == vocab_.end()) fail("model.unk_token \"" + model["unk_token"].get<std::string>() + "\" is not in the vocab");
@@ -52,7 +54,7 @@ class BpeTokenizer : public Tokenizer {
     for (const auto& a : j.value("added_tokens", json::array())) {
       AddedToken t;
       t.content = a.at("content").get<std::string>();
-      t.id = int32_t(a.at("id").get<int64_t>());
+      t.id = json_int<int32_t>(a.at("id"), "added_tokens: id");
       t.special = a.value("special", false);
       t.normalized = a.value("normalized", !t.special);
       t.lstrip = a.value("lstrip", false);
@@ -65,7 +67,7 @@ class BpeTokenizer : public Tokenizer {
     normalizer_ = make_normalizer(j.value("normalizer", json()));
     pre_tokenizer_ = make_pre_tokenizer(j.value("pre_tokenizer", json()));
     decoder_ = make_decoder(j.value("decoder", json()));
-    find_bos_eos(j.value("post_processor", json()), path.parent_path() / "tokenizer_config.json");
+    find_bos_eos(j.value("post_processor", json()), cfg);
   }
 
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool add_eos) const override {
@@ -154,12 +156,7 @@ class BpeTokenizer : public Tokenizer {
     }
   }
 
-  void find_bos_eos(const json& post, const std::filesystem::path& config_path) {
-    json cfg;  // null where there is no tokenizer_config.json
-    if (std::filesystem::exists(config_path)) {
-      cfg = json::parse(read_file(config_path), nullptr, false);
-      if (cfg.is_discarded() || !cfg.is_object()) fail(config_path.string() + ": not a JSON object");
-    }
+  void find_bos_eos(const json& post, const json& cfg) {
     specials_ = find_special_tokens(post, cfg, [&](const std::string& name) {
       auto it = vocab_.find(name);
       return it == vocab_.end() ? -1 : it->second;
@@ -258,17 +255,32 @@ class BpeTokenizer : public Tokenizer {
 
 }  // namespace
 
+std::unique_ptr<Tokenizer> parse_bpe_tokenizer(std::string_view tokenizer_json,
+                                               const std::optional<std::string_view>& config_json,
+                                               const std::string& name, const std::string& config_name) {
+  json cfg;  // null where there is no tokenizer_config.json
+  if (config_json) {
+    cfg = json::parse(*config_json, nullptr, false);
+    if (cfg.is_discarded() || !cfg.is_object()) fail(config_name + ": not a JSON object");
+  }
+  json j = json::parse(tokenizer_json, nullptr, false);
+  if (j.is_discarded()) fail(name + ": not valid JSON (expected a Hugging Face tokenizer.json)");
+  try {
+    return std::make_unique<BpeTokenizer>(j, cfg);
+  } catch (const json::exception& e) {
+    fail(name + ": unexpected tokenizer.json structure: " + e.what());
+  } catch (const Error& e) {
+    fail(name + ": " + e.what());
+  }
+}
+
 std::unique_ptr<Tokenizer> load_bpe_tokenizer(const std::filesystem::path& path) {
   const std::string text = read_file(path);
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) fail(path.string() + ": not valid JSON (expected a Hugging Face tokenizer.json)");
-  try {
-    return std::make_unique<BpeTokenizer>(j, path);
-  } catch (const json::exception& e) {
-    fail(path.string() + ": unexpected tokenizer.json structure: " + e.what());
-  } catch (const Error& e) {
-    fail(path.string() + ": " + e.what());
-  }
+  const auto config_path = path.parent_path() / "tokenizer_config.json";
+  std::optional<std::string> config;
+  if (std::filesystem::exists(config_path)) config = read_file(config_path);
+  return parse_bpe_tokenizer(text, config ? std::optional<std::string_view>(*config) : std::nullopt, path.string(),
+                             config_path.string());
 }
 
 }  // namespace userllm::llm

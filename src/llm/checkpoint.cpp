@@ -47,13 +47,6 @@ DType file_dtype(torch::Dtype d, const std::string& name) {
   }
 }
 
-// Names a sharded index may point at: plain file names inside the model directory.
-void check_shard_name(const std::string& shard, const std::string& index) {
-  if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos || shard == "." ||
-      shard == "..")
-    fail(index + ": shard \"" + shard + "\" is not a file name inside the model directory");
-}
-
 }  // namespace
 
 TensorMap read_safetensors(const fs::path& path, torch::Dtype dtype) {
@@ -126,15 +119,7 @@ LlamaForCausalLM load_hf_model(const fs::path& dir, const LoadOptions& opts) {
     source = single.string();
   } else if (fs::exists(index)) {
     source = index.string();
-    auto j = nlohmann::json::parse(read_file(index), nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-      fail(source + ": expected a JSON object with a \"weight_map\" object");
-    std::map<std::string, std::set<std::string>> shards;
-    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it.value().is_string()) fail(source + ": weight_map values must be file names");
-      check_shard_name(it.value().get<std::string>(), source);
-      shards[it.value().get<std::string>()].insert(it.key());
-    }
+    auto shards = parse_safetensors_index(read_file(index), source);
     for (const auto& [shard, names] : shards) {
       auto part = read_safetensors(dir / shard, opts.dtype);
       for (auto& [name, t] : part) {

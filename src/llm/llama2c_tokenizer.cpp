@@ -14,7 +14,7 @@ namespace {
 constexpr int32_t kBos = 1, kEos = 2, kByteBase = 3;  // fixed by llama2.c's export
 
 template <class T>
-T read_le(const MappedFile& f, uint64_t& off, const char* what) {
+T read_le(const ByteView& f, uint64_t& off, const char* what) {
   T v;
   std::memcpy(&v, f.range(off, sizeof v, what), sizeof v);
   off += sizeof v;
@@ -23,8 +23,7 @@ T read_le(const MappedFile& f, uint64_t& off, const char* what) {
 
 class Llama2cTokenizer : public Tokenizer {
  public:
-  explicit Llama2cTokenizer(const std::filesystem::path& path) {
-    MappedFile f(path);
+  explicit Llama2cTokenizer(const ByteView& f) {
     uint64_t off = 0;
     const int32_t max_len = read_le<int32_t>(f, off, "max_token_length");
     if (max_len <= 0 || max_len > (1 << 20))
@@ -124,7 +123,9 @@ class Llama2cTokenizer : public Tokenizer {
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::filesystem::path& path) {
-  return std::make_unique<Llama2cTokenizer>(path);
+  return std::make_unique<Llama2cTokenizer>(MappedFile(path));
 }
+
+std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const ByteView& bytes) { return std::make_unique<Llama2cTokenizer>(bytes); }
 
 }  // namespace userllm::llm

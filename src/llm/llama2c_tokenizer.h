@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/mapped_file.h"
 #include "llm/tokenizer.h"
 
 namespace userllm::llm {
 
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::filesystem::path& path);
+std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const ByteView& bytes);  // bytes in memory (the fuzzers)
 
 }  // namespace userllm::llm

@@ -5,6 +5,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_int.h"
 
 namespace userllm::llm {
 using nlohmann::json;
@@ -15,8 +16,7 @@ bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_
 
 int64_t get_int(const json& j, const char* key, int64_t fallback, const std::string& source) {
   if (!has(j, key)) return fallback;
-  if (!j[key].is_number_integer()) fail(source + ": field \"" + key + "\" must be an integer");
-  return j[key].get<int64_t>();
+  return json_int<int64_t>(j[key], source + ": field \"" + key + "\"");
 }
 
 double get_num(const json& j, const char* key, double fallback, const std::string& source) {
@@ -292,11 +292,11 @@ LlamaConfig LlamaConfig::from_json(const json& j, const std::string& source) {
     const auto& e = j["eos_token_id"];
     c.eos_token_ids.clear();
     if (e.is_number_integer()) {
-      c.eos_token_ids.push_back(e.get<int64_t>());
+      c.eos_token_ids.push_back(json_int<int64_t>(e, source + ": eos_token_id"));
     } else if (e.is_array()) {
       for (const auto& x : e) {
         if (!x.is_number_integer()) fail(source + ": eos_token_id entries must be integers");
-        c.eos_token_ids.push_back(x.get<int64_t>());
+        c.eos_token_ids.push_back(json_int<int64_t>(x, source + ": eos_token_id"));
       }
     } else {
       fail(source + ": eos_token_id must be an integer or a list of integers");

@@ -4,6 +4,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_int.h"
 
 namespace userllm::llm {
 
@@ -36,7 +37,7 @@ LoraConfig LoraConfig::from_json(const nlohmann::json& j, const std::string& sou
   LoraConfig c;
   try {
     if (j.value("peft_type", "LORA") != "LORA") fail(source + ": peft_type must be LORA");
-    c.rank = j.at("r").get<int64_t>();
+    c.rank = json_int<int64_t>(j.at("r"), "r");
     c.alpha = j.at("lora_alpha").get<double>();
     c.dropout = j.value("lora_dropout", 0.0);
     c.targets = j.at("target_modules").get<std::vector<std::string>>();

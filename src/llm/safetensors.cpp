@@ -26,7 +26,27 @@ constexpr DTypeName kDTypes[] = {
 // A header is metadata, not weights; 100 MB is the reference implementation's limit too.
 constexpr uint64_t kMaxHeader = 100ull << 20;
 
+// Names a sharded index may point at: plain file names inside the model directory.
+void check_shard_name(const std::string& shard, const std::string& index) {
+  if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos || shard == "." ||
+      shard == "..")
+    fail(index + ": shard \"" + shard + "\" is not a file name inside the model directory");
+}
+
 }  // namespace
+
+std::map<std::string, std::set<std::string>> parse_safetensors_index(const std::string& json, const std::string& file) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    fail(file + ": expected a JSON object with a \"weight_map\" object");
+  std::map<std::string, std::set<std::string>> shards;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    if (!it.value().is_string()) fail(file + ": weight_map values must be file names");
+    check_shard_name(it.value().get<std::string>(), file);
+    shards[it.value().get<std::string>()].insert(it.key());
+  }
+  return shards;
+}
 
 const char* dtype_name(DType d) {
   for (const auto& t : kDTypes)

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@ struct SafetensorsHeader {
 // its data_offsets span, spans lie inside the file and do not overlap.
 // `file` names the source in error messages (userllm::Error).
 SafetensorsHeader parse_safetensors_header(const uint8_t* data, uint64_t size, const std::string& file);
+
+// model.safetensors.index.json: each shard (a plain file name inside the model
+// directory) with the tensors its "weight_map" assigns to it. `file` names the
+// source in error messages (userllm::Error).
+std::map<std::string, std::set<std::string>> parse_safetensors_index(const std::string& json, const std::string& file);
 
 struct TensorBlob {
   std::string name;

@@ -1,6 +1,7 @@
 #include "llm/special_tokens.h"
 
 #include "common/error.h"
+#include "common/json_int.h"
 
 namespace userllm::llm {
 using nlohmann::json;
@@ -41,7 +42,7 @@ void from_template(const json& tp, SpecialTokens& s) {
       fail("post_processor: special token \"" + name + "\" has no ids in special_tokens");
     for (const auto& id : specials[name]["ids"]) {
       if (!id.is_number_integer()) fail("post_processor: special token \"" + name + "\" has a non-integer id");
-      (before ? s.prefix : s.suffix).push_back(int32_t(id.get<int64_t>()));
+      (before ? s.prefix : s.suffix).push_back(json_int<int32_t>(id, "post_processor: special token id"));
     }
   }
 }
@@ -64,7 +65,7 @@ SpecialTokens find_special_tokens(const json& post, const json& config,
     auto pair_id = [&](const char* key) -> int32_t {
       const json& p = rp->value(key, json());
       if (!p.is_array() || p.size() != 2 || !p[1].is_number_integer()) fail(std::string("post_processor.") + key + ": expected [token, id]");
-      return int32_t(p[1].get<int64_t>());
+      return json_int<int32_t>(p[1], "post_processor: token id");
     };
     s.prefix = {pair_id("cls")};
     s.suffix = {pair_id("sep")};

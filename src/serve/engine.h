@@ -19,10 +19,10 @@
 
 #include "llm/sampling.h"
 #include "serve/decode_batch.h"
+#include "serve/requests.h"
 
 namespace userllm::serve {
 
-using Clock = std::chrono::steady_clock;
 
 struct GenerationOutcome {
   std::vector<int64_t> tokens;  // generated ids, the stop token excluded

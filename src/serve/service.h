@@ -20,6 +20,7 @@
 #include "serve/catalogue.h"
 #include "serve/engine.h"
 #include "serve/request_error.h"
+#include "serve/requests.h"
 #include "serve/store.h"
 #include "serve/user_cache.h"
 #include "train/finetune.h"
@@ -29,26 +30,6 @@ namespace userllm::serve {
 struct ServiceOptions {
   EngineOptions engine;
   int64_t max_users_in_memory = 10000;
-};
-
-struct EventInput {
-  std::string item;  // source item id or exact title
-  std::optional<double> rating;
-  int64_t timestamp = 0;
-  std::string text, id;
-};
-
-struct CompletionRequest {
-  std::string user;                     // "" = no user context
-  std::string prompt;                   // completions: the instruction text
-  std::optional<nlohmann::ordered_json> messages;  // chat: the conversation (rendered by the chat template)
-  int64_t max_tokens = 16;
-  llm::SamplingParams sampling;
-  std::vector<std::string> stop;
-  bool ignore_eos = false;  // generate max_tokens whatever the model says (benchmarks; llama.cpp's flag)
-  Clock::time_point deadline = Clock::time_point::max();
-  // Text as it becomes final (stop strings and split UTF-8 held back), engine thread; false = client gone.
-  std::function<bool(const std::string& piece)> on_text;
 };
 
 struct Completion {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "train/finetune.h"
 #include "train/finetune_internal.h"
 
@@ -30,7 +31,7 @@ FinetuneOptions finetune_options_from_json(const nlohmann::json& j) {
     o.task = tasks::parse_task(j.at("task").get<std::string>());
     o.history = j.at("history");
     o.max_train_per_user = j.at("max_train_per_user");
-    o.min_history = j.value("min_history", 1);  // runs made before these options existed
+    o.min_history = json_int_or<int>(j, "min_history", 1, "min_history");  // runs made before these options existed
     o.random_encoder = j.value("random_encoder", false);
     o.model = bridge::user_llm_options_from_json(j.at("model"));
     o.context = j.at("context");

@@ -2,6 +2,7 @@
 // names, the trained parts from model.safetensors.
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_int.h"
 #include "llm/checkpoint.h"
 #include "llm/device.h"
 #include "train/finetune.h"
@@ -71,8 +72,9 @@ LoadedRun load_run(const fs::path& run, const std::string& device, const SourceO
     r.events = std::make_unique<encoder::Events>(encoder::events_from(*r.dataset, r.model->encoder->options().time_gap));
   r.prompt = prompt_options(r.options, r.model);
   const auto& p = j.value("prompt", nlohmann::json::object());
-  if (p.value("context", int64_t(-1)) != r.prompt.context || p.value("user_vectors", int64_t(-1)) != r.prompt.user_vectors ||
-      p.value("answer_reserve", int64_t(-1)) != r.prompt.answer_reserve)
+  auto recorded = [&](const char* key) { return json_int_or<int64_t>(p, key, -1, spec.string() + ": prompt." + key); };
+  if (recorded("context") != r.prompt.context || recorded("user_vectors") != r.prompt.user_vectors ||
+      recorded("answer_reserve") != r.prompt.answer_reserve)
     fail(spec.string() + ": its prompt layout does not match the model its sources build (did the LLM change?)");
   r.ground_truth = data::read_ground_truth(*r.dataset, r.options.data);
   return r;

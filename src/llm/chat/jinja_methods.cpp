@@ -16,7 +16,9 @@ std::vector<std::optional<Value>> bind_args(const std::string& who, const Args& 
     raise(who + " takes at most " + std::to_string(n.size()) + " argument(s) (" + std::to_string(args.pos.size()) +
           " given)");
   for (size_t k = 0; k < args.pos.size(); k++) out[k] = args.pos[k];
-  for (auto& [key, v] : args.kw) {
+  for (const auto& kw : args.kw) {
+    const auto& key = kw.first;  // not a structured binding: clang 14 cannot capture one
+    const auto& v = kw.second;
     auto it = std::find_if(n.begin(), n.end(), [&](const char* p) { return key == p; });
     if (it == n.end()) raise(who + " got an unexpected keyword argument '" + key + "'");
     if (out[size_t(it - n.begin())]) raise(who + " got multiple values for argument '" + key + "'");

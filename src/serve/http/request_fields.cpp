@@ -1,6 +1,7 @@
 #include "serve/http/request_fields.h"
 
 #include <cmath>
+#include <random>
 
 #include "data/latin1.h"
 

@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "serve/http/server.h"
-#include "serve/service.h"
+#include "serve/request_error.h"
+#include "serve/requests.h"
 
 namespace userllm::serve {
 
