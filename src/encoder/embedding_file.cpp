@@ -63,7 +63,8 @@ UserEmbeddings read_embeddings(const ByteView& f) {
   if (rows > (f.size() - pos) / 4 / e.dim) fail(at_byte(name, pos, "file too short for " + std::to_string(rows) + " rows"));
   const uint64_t vec_bytes = rows * e.dim * 4;
   e.vectors.resize(rows * e.dim);
-  std::memcpy(e.vectors.data(), f.range(pos, vec_bytes, "vectors"), vec_bytes);
+  const uint8_t* vectors = f.range(pos, vec_bytes, "vectors");
+  if (vec_bytes) std::memcpy(e.vectors.data(), vectors, vec_bytes);  // memcpy of 0 bytes to null is UB
   pos += vec_bytes;
   for (uint32_t u = 0; u < users; ++u) {
     const uint32_t len = read_pod<uint32_t>(f, pos, "key length");
