@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "common/error.h"
 
@@ -15,6 +16,19 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 
 bool is_gzip(const unsigned char* magic, size_t n) { return n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b; }
+
+// zlib's gzerror() message without the "<fd:3>: " it prefixes for a gzdopen()ed
+// file: our messages name the file themselves, and read alike from memory.
+std::string gz_message(gzFile gz, const char* otherwise) {
+  int errnum = 0;
+  const char* msg = gzerror(gz, &errnum);
+  std::string m = msg && *msg ? msg : otherwise;
+  if (m.rfind("<fd:", 0) == 0) {
+    size_t at = m.find(">: ");
+    if (at != std::string::npos) m.erase(0, at + 3);
+  }
+  return m;
+}
 
 }  // namespace
 
@@ -87,7 +101,8 @@ long LineReader::read_memory(char* out, size_t n) {
       if (got > 0) break;  // hand over what came; the next call reports the end
       fail(path_ + ": truncated gzip data: unexpected end of file");
     } else if (rc != Z_OK) {  // Z_OK with input left: the output is full and the loop ends
-      fail(path_ + ": corrupt or truncated gzip data after " + std::to_string(inflated_ + got) +
+      // The count is of bytes handed over before this call, as a file's is.
+      fail(path_ + ": corrupt or truncated gzip data after " + std::to_string(inflated_) +
            " uncompressed bytes: " + (zs->msg ? zs->msg : "unknown zlib error"));
     }
   }
@@ -111,17 +126,15 @@ bool LineReader::fill() {
     auto* gz = static_cast<gzFile>(gz_);
     got = gzread(gz, &buf_[old], unsigned(chunk));
     if (got < 0) {
-      int errnum = 0;
-      const char* msg = gzerror(gz, &errnum);
       buf_.resize(old);
       fail(path_ + ": corrupt or truncated gzip data after " + std::to_string(consumed_ + old) +
-           " uncompressed bytes: " + (msg ? msg : "unknown zlib error"));
+           " uncompressed bytes: " + gz_message(gz, "unknown zlib error"));
     }
     if (got == 0) {
       int errnum = 0;
-      const char* msg = gzerror(gz, &errnum);
+      gzerror(gz, &errnum);
       if (errnum != Z_OK && errnum != Z_STREAM_END)
-        fail(path_ + ": truncated gzip data: " + (msg ? msg : "unexpected end of file"));
+        fail(path_ + ": truncated gzip data: " + gz_message(gz, "unexpected end of file"));
     }
   } else {
     got = ::read(fd_, &buf_[old], chunk);
