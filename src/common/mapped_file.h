@@ -4,6 +4,7 @@
 // offset against size() before touching data().
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -22,6 +23,13 @@ class ByteView {
 
   // Pointer to [offset, offset + bytes), or an Error naming the file and offset.
   const uint8_t* range(uint64_t offset, uint64_t bytes, const char* what) const;
+  // The little-endian value at `offset` (no alignment needed), bounds-checked as range().
+  template <class T>
+  T read(uint64_t offset, const char* what) const {
+    T v;
+    std::memcpy(&v, range(offset, sizeof v, what), sizeof v);
+    return v;
+  }
 
  protected:
   std::string path_;

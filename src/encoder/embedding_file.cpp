@@ -7,17 +7,6 @@
 
 namespace userllm::encoder {
 
-namespace {
-
-template <typename T>
-T read_pod(const ByteView& f, uint64_t offset, const char* what) {
-  T v;
-  std::memcpy(&v, f.range(offset, sizeof(T), what), sizeof(T));
-  return v;
-}
-
-}  // namespace
-
 void write_embeddings(const std::filesystem::path& path, const UserEmbeddings& e) {
   AtomicFile f(path);
   const uint32_t version = 1, dim = e.dim, users = e.num_users(), flags = e.per_event ? 1u : 0u;
@@ -45,11 +34,11 @@ UserEmbeddings read_embeddings(const ByteView& f) {
   if (f.size() < 32 || std::memcmp(f.data(), kEmbeddingMagic, 8) != 0)
     fail(at_byte(name, 0, "not a userllm embeddings file (magic ULLMEMB1 expected)"));
   UserEmbeddings e;
-  if (read_pod<uint32_t>(f, 8, "version") != 1) fail(at_byte(name, 8, "unsupported version (1 expected)"));
-  e.dim = read_pod<uint32_t>(f, 12, "dim");
-  const uint32_t users = read_pod<uint32_t>(f, 16, "user count");
-  e.per_event = read_pod<uint32_t>(f, 20, "flags") & 1u;
-  const uint64_t rows = read_pod<uint64_t>(f, 24, "row count");
+  if (f.read<uint32_t>(8, "version") != 1) fail(at_byte(name, 8, "unsupported version (1 expected)"));
+  e.dim = f.read<uint32_t>(12, "dim");
+  const uint32_t users = f.read<uint32_t>(16, "user count");
+  e.per_event = f.read<uint32_t>(20, "flags") & 1u;
+  const uint64_t rows = f.read<uint64_t>(24, "row count");
   if (e.dim == 0 || e.dim > (1u << 20)) fail(at_byte(name, 12, "dim out of range"));
   uint64_t pos = 32;
   const uint64_t off_bytes = (static_cast<uint64_t>(users) + 1) * 8;
@@ -67,7 +56,7 @@ UserEmbeddings read_embeddings(const ByteView& f) {
   if (vec_bytes) std::memcpy(e.vectors.data(), vectors, vec_bytes);  // memcpy of 0 bytes to null is UB
   pos += vec_bytes;
   for (uint32_t u = 0; u < users; ++u) {
-    const uint32_t len = read_pod<uint32_t>(f, pos, "key length");
+    const uint32_t len = f.read<uint32_t>(pos, "key length");
     e.keys.emplace_back(reinterpret_cast<const char*>(f.range(pos + 4, len, "user key")), len);
     pos += 4 + static_cast<uint64_t>(len);
   }

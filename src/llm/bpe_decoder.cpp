@@ -87,7 +87,9 @@ class FuseDecoder : public Decoder {
 class StripDecoder : public Decoder {
  public:
   explicit StripDecoder(const json& j)
-      : content_(j.at("content").get<std::string>()), start_(json_int_or<int>(j, "start", 0, "decoder Strip: start")), stop_(json_int_or<int>(j, "stop", 0, "decoder Strip: stop")) {}
+      : content_(j.at("content").get<std::string>()),
+        start_(json_int_or<int>(j, "start", 0, "decoder Strip: start")),
+        stop_(json_int_or<int>(j, "stop", 0, "decoder Strip: stop")) {}
   void decode(std::vector<std::string>& tokens) const override {
     if (content_.empty()) return;
     for (auto& t : tokens) {

@@ -43,7 +43,8 @@ class BpeTokenizer : public Tokenizer {
     fuse_unk_ = model.value("fuse_unk", false);
     ignore_merges_ = model.value("ignore_merges", false);
 
-    for (auto& [piece, id] : model.at("vocab").items()) set_token(json_int<int64_t>(id, "model.vocab[\"" + piece + "\"]"), piece, "model.vocab");
+    for (auto& [piece, id] : model.at("vocab").items())
+      set_token(json_int<int64_t>(id, "model.vocab[\"" + piece + "\"]"), piece, "model.vocab");
     if (model.contains("unk_token") && model["unk_token"].is_string()) {
       auto it = vocab_.find(model["unk_token"].get<std::string>());
       if (it == vocab_.end()) fail("model.unk_token \"" + model["unk_token"].get<std::string>() + "\" is not in the vocab");

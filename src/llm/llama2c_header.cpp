@@ -1,7 +1,5 @@
 #include "llm/llama2c_header.h"
 
-#include <cstring>
-
 #include "common/error.h"
 
 namespace userllm::llm {
@@ -10,12 +8,6 @@ namespace {
 
 constexpr uint32_t kMagic = 0x616b3432;  // "ak42"
 constexpr uint64_t kVersionedHeader = 256;
-
-int32_t read_i32(const ByteView& f, uint64_t off) {
-  int32_t v;
-  std::memcpy(&v, f.range(off, 4, "header"), 4);
-  return v;
-}
 
 // Lays out consecutive arrays, each checked against the file before the next.
 class Cursor {
@@ -30,7 +22,8 @@ class Cursor {
     out_.push_back({name, layer, off_, shape, true, false});
     uint64_t values = bytes(shape, 1, name);
     off_ += values;
-    if (values % uint64_t(group) != 0) fail(at_byte(f_.path(), off_, name + ": size is not a multiple of the Q8_0 group size"));
+    if (values % uint64_t(group) != 0)
+      fail(at_byte(f_.path(), off_, name + ": size is not a multiple of the Q8_0 group size"));
     off_ += bytes({int64_t(values / uint64_t(group))}, 4, name + " scales");
   }
   uint64_t offset() const { return off_; }
@@ -57,18 +50,18 @@ Llama2cLayout read_llama2c_layout(const ByteView& f) {
   const std::string& src = f.path();
   Llama2cLayout out;
   uint64_t pos = 0;
-  if (uint32_t(read_i32(f, 0)) == kMagic) {
-    out.version = read_i32(f, 4);
+  if (uint32_t(f.read<int32_t>(0, "header")) == kMagic) {
+    out.version = f.read<int32_t>(4, "header");
     if (out.version != 1 && out.version != 2)
       fail(at_byte(src, 4, "llama2.c export version " + std::to_string(out.version) + " is not supported (1 or 2)"));
     pos = 8;
   }
   int32_t h[7];
-  for (int i = 0; i < 7; ++i) h[i] = read_i32(f, pos + 4 * i);
+  for (int i = 0; i < 7; ++i) h[i] = f.read<int32_t>(pos + 4 * i, "header");
   out.shared = h[5] > 0;
   if (out.version >= 1) {
     out.shared = *f.range(36, 1, "header") != 0;
-    if (out.version == 2) out.group = read_i32(f, 37);
+    if (out.version == 2) out.group = f.read<int32_t>(37, "header");
   }
   LlamaConfig& c = out.config;
   c.model_type = "llama";

@@ -13,25 +13,19 @@ namespace {
 
 constexpr int32_t kBos = 1, kEos = 2, kByteBase = 3;  // fixed by llama2.c's export
 
-template <class T>
-T read_le(const ByteView& f, uint64_t& off, const char* what) {
-  T v;
-  std::memcpy(&v, f.range(off, sizeof v, what), sizeof v);
-  off += sizeof v;
-  return v;
-}
-
 class Llama2cTokenizer : public Tokenizer {
  public:
   explicit Llama2cTokenizer(const ByteView& f) {
     uint64_t off = 0;
-    const int32_t max_len = read_le<int32_t>(f, off, "max_token_length");
+    const int32_t max_len = f.read<int32_t>(off, "max_token_length");
+    off += 4;
     if (max_len <= 0 || max_len > (1 << 20))
       fail(at_byte(f.path(), 0, "max_token_length " + std::to_string(max_len) + " is not in 1..1048576"));
     while (off < f.size()) {
       const uint64_t start = off;
-      const float score = read_le<float>(f, off, "token score");
-      const int32_t len = read_le<int32_t>(f, off, "token length");
+      const float score = f.read<float>(off, "token score");
+      const int32_t len = f.read<int32_t>(off + 4, "token length");
+      off += 8;
       if (len < 0 || len > max_len)
         fail(at_byte(f.path(), start + 4, "token " + std::to_string(pieces_.size()) + " has length " +
                                               std::to_string(len) + ", expected 0.." + std::to_string(max_len)));
@@ -126,6 +120,8 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::filesystem::path& p
   return std::make_unique<Llama2cTokenizer>(MappedFile(path));
 }
 
-std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const ByteView& bytes) { return std::make_unique<Llama2cTokenizer>(bytes); }
+std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const ByteView& bytes) {
+  return std::make_unique<Llama2cTokenizer>(bytes);
+}
 
 }  // namespace userllm::llm
