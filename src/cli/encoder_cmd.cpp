@@ -19,6 +19,8 @@
 #include "encoder/evaluate.h"
 #include "encoder/pretrain.h"
 #include "encoder/probe.h"
+#include "cli/dist_options.h"
+#include "dist/world.h"
 #include "llm/device.h"
 
 namespace userllm::cli {
@@ -33,6 +35,7 @@ struct PretrainArgs {
   int item_dim = 0, field_dim = 16;
   std::vector<std::string> weights;  // name=w
   bool resume = false, no_time_gap = false;
+  DistArgs dist;
 };
 
 std::vector<std::string> user_keys(const data::Dataset& ds) {
@@ -56,8 +59,11 @@ EncoderOnData load_encoder_on(const data::Dataset& ds, const std::string& run, c
 
 void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
   llm::parse_device(a.device);
-  check_run_out(cmd, a.resume, a.out, a.out, OutputKind::kEncoderRun, {a.data},
-                {"--data", "--device", "--threads", "--stop-after"});
+  a.device = join_world(a.dist, a.device);
+  check_on_every_rank([&] {
+    check_run_out(cmd, a.resume, a.out, a.out, OutputKind::kEncoderRun, {a.data},
+                  {"--data", "--device", "--threads", "--stop-after", "--dist-backend", "--dist-timeout"});
+  });
   auto ds = data::Dataset::open(a.data);
   a.o.device = a.device;
   bool time_gap = !a.no_time_gap;
@@ -82,6 +88,7 @@ void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
   }
   if (!a.resume) m.validate();
   auto r = enc::pretrain(ev, a.out, a.o, a.resume);
+  if (!dist::World::get().main()) return;  // rank 0 reports
   if (r.finished_before)
     std::fprintf(stderr, "%s: finished before (%lld of %lld steps); nothing to resume\n", a.out.c_str(),
                  static_cast<long long>(r.step), static_cast<long long>(r.step));
@@ -131,6 +138,7 @@ void add_pretrain(CLI::App& group) {
       ->group("");
   c->add_flag("--resume", a->resume, "continue the run in --out from its checkpoint (its own options)");
   c->add_option("--device", a->device, "cpu, cuda, cuda:N");
+  add_dist_options(c, a->dist);
   c->callback([a, c] { run_pretrain(*a, *c); });
 }
 

@@ -9,6 +9,8 @@
 #include "cli/resume_check.h"
 #include "common/error.h"
 #include "common/outputs.h"
+#include "cli/dist_options.h"
+#include "dist/world.h"
 #include "llm/device.h"
 #include "train/finetune.h"
 
@@ -20,10 +22,12 @@ struct FinetuneArgs {
   std::string out, task, integration, strategy = "full", projector = "mlp";
   bool resume = false;
   train::FinetuneOptions o;
+  DistArgs dist;
 };
 
 void run_finetune(FinetuneArgs& a, const CLI::App& cmd) {
   llm::parse_device(a.o.device);
+  a.o.device = join_world(a.dist, a.o.device);
   if (!a.resume) {
     // Without --resume the run's recorded options do not exist yet: the task and model must be named.
     if (a.task.empty()) fail("finetune: --task is required (next-item, favorite-genre or review)");
@@ -33,9 +37,13 @@ void run_finetune(FinetuneArgs& a, const CLI::App& cmd) {
     a.o.model.strategy = bridge::parse_strategy(a.strategy);
     a.o.model.projector_mlp = a.projector == "mlp";
   }
-  check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kFinetuneRun,
-                {a.o.data, a.o.encoder, a.o.llm, a.o.tokenizer}, {"--device", "--threads", "--stop-after"});
+  check_on_every_rank([&] {
+    check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kFinetuneRun,
+                  {a.o.data, a.o.encoder, a.o.llm, a.o.tokenizer},
+                  {"--device", "--threads", "--stop-after", "--dist-backend", "--dist-timeout"});
+  });
   auto r = train::finetune(a.out, a.o, a.resume);
+  if (!dist::World::get().main()) return;  // rank 0 reports
   if (r.finished_before) {
     spdlog::warn("{}: finished before ({} of {} steps); nothing to resume", a.out, r.step, r.step);
     return;
@@ -101,6 +109,7 @@ void add_finetune_commands(CLI::App& app) {
   c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)")->group("");
   c->add_option("--out", a->out, "run directory")->required();
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint, with its recorded options");
+  add_dist_options(c, a->dist);
   c->callback([a, c] { run_finetune(*a, *c); });
 }
 

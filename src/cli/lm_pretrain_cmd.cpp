@@ -7,6 +7,8 @@
 #include "cli/resume_check.h"
 #include "common/error.h"
 #include "common/outputs.h"
+#include "cli/dist_options.h"
+#include "dist/world.h"
 #include "llm/device.h"
 #include "llm/pretrain.h"
 
@@ -18,13 +20,18 @@ struct PretrainArgs {
   std::string corpus, out;
   bool resume = false;
   llm::LmPretrainOptions o;
+  DistArgs dist;
 };
 
 void run_pretrain(PretrainArgs& a, const CLI::App& cmd) {
   llm::parse_device(a.o.device);
-  check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kLmRun, {a.corpus},
-                {"--corpus", "--device", "--stop-after"});
+  a.o.device = join_world(a.dist, a.o.device);
+  check_on_every_rank([&] {
+    check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kLmRun, {a.corpus},
+                  {"--corpus", "--device", "--stop-after", "--dist-backend", "--dist-timeout"});
+  });
   auto r = llm::pretrain_lm(a.corpus, a.out, a.o, a.resume);
+  if (!dist::World::get().main()) return;  // rank 0 reports
   if (r.finished_before) {
     spdlog::warn("{}: finished before ({} of {} steps); nothing to resume", a.out, r.step, r.step);
     return;
@@ -69,6 +76,7 @@ void add_lm_pretrain_commands(CLI::App& lm) {
   c->add_option("--stop-after", o.stop_after, "stop after this step without a final checkpoint (tests)")
       ->group("");
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
+  add_dist_options(c, a->dist);
   c->callback([a, c] { run_pretrain(*a, *c); });
 }
 

@@ -95,6 +95,7 @@ std::vector<Range> ranges() {
       {"", "--max-users-in-memory", 1, kCount},
       {"", "--request-timeout", 0, 3600, true},
       {"", "--embedding-users", 3, 1e12},
+      {"", "--dist-timeout", 1, 86400},
   };
 }
 

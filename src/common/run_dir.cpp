@@ -37,11 +37,13 @@ std::string utc_now_iso8601() {
   return buf;
 }
 
-void write_run_config(const std::filesystem::path& run_dir, const nlohmann::json& options) {
+void write_run_config(const std::filesystem::path& run_dir, const nlohmann::json& options,
+                      const nlohmann::json& extra) {
   nlohmann::json j = {{"command", g_command_line},
                       {"version", version_string()},
                       {"created", utc_now_iso8601()},
                       {"options", options}};
+  for (const auto& [key, value] : extra.items()) j[key] = value;
   std::filesystem::create_directories(run_dir);
   write_file_atomic(run_dir / "config.json", j.dump(2) + "\n");
 }

@@ -14,7 +14,9 @@ void set_command_line(int argc, char** argv);
 const std::string& command_line();
 
 // Writes RUN/config.json atomically: {"command": ..., "version": ..., "created": ..., "options": options}.
-void write_run_config(const std::filesystem::path& run_dir, const nlohmann::json& options);
+// config.json: the command, version, time and options, plus `extra`'s keys (e.g. "distributed").
+void write_run_config(const std::filesystem::path& run_dir, const nlohmann::json& options,
+                      const nlohmann::json& extra = nlohmann::json::object());
 nlohmann::json read_run_config(const std::filesystem::path& run_dir);
 
 std::string version_string();

@@ -2,9 +2,11 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "common/error.h"
 #include "common/progress.h"
+#include "dist/world.h"
 #include "encoder/batch.h"
 
 namespace userllm::encoder {
@@ -97,10 +99,15 @@ EvalResult evaluate(UserEncoder& model, const Events& ev, const EvalOptions& o, 
   model->eval();
   torch::NoGradGuard no_grad;
   std::mt19937_64 rng(o.seed);
+  dist::World& world = dist::World::get();
+  const bool sharded = o.sharded && world.distributed();
+  if (sharded && o.negatives > 0) fail("evaluate: a sharded evaluation cannot sample negatives");
+  size_t begin = 0, end = spans.size();
+  if (sharded) std::tie(begin, end) = world.shard(static_cast<int64_t>(spans.size()));
   std::unique_ptr<Progress> bar;
-  if (o.progress) bar = std::make_unique<Progress>("eval", spans.size(), "users");
-  for (size_t b0 = 0; b0 < spans.size(); b0 += o.batch_size) {
-    std::vector<Span> chunk(spans.begin() + b0, spans.begin() + std::min(spans.size(), b0 + o.batch_size));
+  if (o.progress) bar = std::make_unique<Progress>("eval", end - begin, "users");
+  for (size_t b0 = begin; b0 < end; b0 += o.batch_size) {
+    std::vector<Span> chunk(spans.begin() + b0, spans.begin() + std::min(end, b0 + o.batch_size));
     auto batch = make_batch(ev, chunk, device);
     auto user = gather_last(model(batch.tokens, batch.valid), batch.valid);
     auto scores = model->logits(user, item).to(torch::kCPU, torch::kFloat).contiguous();
@@ -115,6 +122,16 @@ EvalResult evaluate(UserEncoder& model, const Events& ev, const EvalOptions& o, 
     if (bar) bar->add(chunk.size());
   }
   if (was_training) model->train();
+  if (sharded) {
+    std::vector<RankMetrics*> all{&r.model, &r.popularity};
+    std::vector<double> sums;
+    for (auto* m : all) sums.insert(sums.end(), {m->recall1, m->recall5, m->recall10, m->ndcg10, double(m->users)});
+    sums = world.sum(sums, "the validation metrics");
+    for (size_t i = 0; i < all.size(); ++i) {
+      const double* x = sums.data() + 5 * i;
+      *all[i] = RankMetrics{x[0], x[1], x[2], x[3], static_cast<int64_t>(x[4])};
+    }
+  }
   r.model.finish();
   r.popularity.finish();
   return r;

@@ -22,6 +22,9 @@ struct EvalOptions {
   int64_t max_users = 0;    // 0 = every user with a target
   int64_t batch_size = 128;
   bool progress = true;
+  // Under a distributed world, each rank scores its shard of the users and the metrics
+  // are summed over ranks (needs negatives 0: each rank's sampler would start over).
+  bool sharded = false;
 };
 
 struct RankMetrics {

@@ -42,6 +42,7 @@ LossResult next_event_loss(UserEncoder& model, const torch::Tensor& h, const tor
         loss = F::cross_entropy(model->logits(hk, f), tk);
       }
     }
+    if (!o.field_share.empty()) loss = loss * o.field_share.at(f);
     r.per_field.push_back(loss.item<double>());
     r.total = r.total.defined() ? r.total + w * loss : w * loss;
   }

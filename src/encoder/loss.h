@@ -22,6 +22,10 @@ struct LossOptions {
   std::vector<double> field_weights;  // one per field; empty = all 1
   int sampled_negatives = 0;          // > 0: sampled softmax for the item field
   torch::Tensor item_log_q;           // [V] log proposal probabilities (sampled softmax only)
+  // One per field; empty = all 1. A rank's share of the whole batch's mean (its targets
+  // over all ranks'): scales `total` and `per_field`, so that their sums over ranks are
+  // the means one process would compute.
+  std::vector<double> field_share;
 };
 
 struct LossResult {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "common/atomic_file.h"
@@ -12,6 +13,9 @@
 #include "common/progress.h"
 #include "common/run_dir.h"
 #include "common/schedule.h"
+#include "data/dataset.h"
+#include "dist/gradient_reducer.h"
+#include "dist/world.h"
 #include "encoder/batch.h"
 #include "encoder/checkpoint.h"
 #include "encoder/evaluate.h"
@@ -96,6 +100,18 @@ std::vector<Span> batch_at(const std::vector<Span>& windows, int64_t step, int64
   return out;
 }
 
+// Each field's share of the whole batch's targets (PAD excluded) held by this rank.
+std::vector<double> field_shares(dist::World& world, const torch::Tensor& targets) {
+  const auto counts = targets.ne(static_cast<int64_t>(data::kPadId))
+                          .sum(std::vector<int64_t>{0, 1})
+                          .to(torch::kCPU, torch::kDouble)
+                          .contiguous();
+  std::vector<double> mine(counts.data_ptr<double>(), counts.data_ptr<double>() + counts.numel());
+  const std::vector<double> all = world.sum(mine, "the target counts");
+  for (size_t f = 0; f < mine.size(); ++f) mine[f] = all[f] > 0 ? mine[f] / all[f] : 0.0;
+  return mine;
+}
+
 // log q(j) of the sampled-softmax proposal: train-event item frequencies, +1 smoothed.
 torch::Tensor item_log_q(const Events& ev, int item) {
   std::vector<double> counts(ev.field_vocab[item], 1.0);
@@ -116,6 +132,10 @@ PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, Pret
     o.threads = threads;
   }
   check_options(o, ev);
+  dist::World& world = dist::World::get();
+  if (o.batch_size < world.size())
+    fail("pretrain: --batch-size " + std::to_string(o.batch_size) + " is the global batch: it needs a row for each of the " +
+         std::to_string(world.size()) + " ranks");
   if (o.threads > 0) torch::set_num_threads(o.threads);
   const torch::Device device(o.device);
   const int64_t length = o.model.max_len + 1;  // max_len inputs and their next events
@@ -149,24 +169,33 @@ PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, Pret
       done.finished_before = true;
       return done;
     }
-    truncate_jsonl(run / "metrics.jsonl", step);
+    if (world.main()) truncate_jsonl(run / "metrics.jsonl", step);
   } else {
     if (std::filesystem::exists(run / "checkpoint.pt"))
       fail(run.string() + ": already holds a run (use --resume to continue it, or another --out)");
-    std::filesystem::create_directories(run);
-    write_run_config(run, to_json(o));
-    save_encoder_options(run, o.model);
-    std::filesystem::remove(run / "metrics.jsonl");
+    world.on_main("creating the run", [&] {
+      std::filesystem::create_directories(run);
+      write_run_config(run, to_json(o), {{"distributed", world.record()}});
+      save_encoder_options(run, o.model);
+      std::filesystem::remove(run / "metrics.jsonl");
+    });
   }
-  MetricsLog metrics(run / "metrics.jsonl");
+  std::optional<MetricsLog> metrics;
+  if (world.main()) metrics.emplace(run / "metrics.jsonl");
+  // Every rank starts from rank 0's parameters; their gradients are summed as backward runs.
+  const std::vector<torch::Tensor> params = model->parameters();
+  world.broadcast(params, "the initial parameters");
+  dist::GradientReducer reducer(world, params);
 
   auto validate = [&](int64_t at) {
     EvalOptions eo;
     eo.split = EvalSplit::kValidation;
     eo.max_users = o.eval_users;
     eo.progress = false;
+    eo.sharded = true;
     auto r = evaluate(model, ev, eo, device);
-    metrics.write({{"step", at},
+    if (metrics)
+      metrics->write({{"step", at},
                    {"split", "validation"},
                    {"users", r.model.users},
                    {"recall@10", r.model.recall10},
@@ -183,27 +212,44 @@ PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, Pret
   while (step < total) {
     const double lr = learning_rate(o, step, total);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    auto batch = make_batch(ev, batch_at(windows, step, o.batch_size, o.seed), device);
+    world.set_step(step + 1);
+    if (world.distributed()) torch::manual_seed(dist::step_seed(o.seed, world.rank(), step));  // dropout, negatives
+    std::vector<Span> spans = batch_at(windows, step, o.batch_size, o.seed);
+    const auto [first, last] = world.shard(static_cast<int64_t>(spans.size()));
+    spans = std::vector<Span>(spans.begin() + first, spans.begin() + last);
+    auto batch = make_batch(ev, spans, device);
     const int64_t T = batch.tokens.size(1);
     if (T < 2) fail("pretrain: a training window has fewer than 2 events");
     auto inputs = batch.tokens.narrow(1, 0, T - 1);
     auto targets = batch.tokens.narrow(1, 1, T - 1);
+    if (world.distributed()) lo.field_share = field_shares(world, targets);
     auto h = model(inputs, batch.valid.narrow(1, 0, T - 1));
     auto loss = next_event_loss(model, h, targets, lo);
     opt.zero_grad();
     loss.total.backward();
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), o.clip);
+    reducer.finish();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, o.clip);
     opt.step();
     ++step;
-    events_since += batch.valid.sum().item<int64_t>();
+    double events = batch.valid.sum().item<double>();
     result.last_loss = loss.total.item<double>();
+    if (world.distributed()) {  // the whole batch's: each rank's values are its shares
+      auto sums = loss.per_field;
+      sums.push_back(result.last_loss);
+      sums.push_back(events);
+      sums = world.sum(sums, "the loss");
+      events = sums.back();
+      result.last_loss = sums[sums.size() - 2];
+      loss.per_field.assign(sums.begin(), sums.end() - 2);
+    }
+    events_since += static_cast<int64_t>(events);
     if (!std::isfinite(result.last_loss)) fail("pretrain: the loss became " + std::to_string(result.last_loss) + " at step " + std::to_string(step) + " (try a lower --lr)");
     if (step % o.log_every == 0 || step == total) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       nlohmann::json rec = {{"step", step}, {"loss", result.last_loss}, {"lr", lr}, {"grad_norm", grad_norm},
                             {"events_per_s", secs > 0 ? events_since / secs : 0.0}};
       for (size_t f = 0; f < loss.per_field.size(); ++f) rec["loss_" + o.model.fields[f].name] = loss.per_field[f];
-      metrics.write(rec);
+      if (metrics) metrics->write(rec);
       t0 = std::chrono::steady_clock::now();
       events_since = 0;
     }
@@ -218,7 +264,8 @@ PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, Pret
       validate(step);
       model->train();
     }
-    if (step % ckpt_every == 0 || step == total) save_checkpoint(run, model, &opt, step);
+    if (step % ckpt_every == 0 || step == total)
+      world.on_main("writing the checkpoint", [&] { save_checkpoint(run, model, &opt, step); });
   }
   bar.finish();
   result.step = step;

@@ -74,6 +74,13 @@ void refuse_unsupported(const json& j, const LlamaConfig& c, const std::string& 
   if (act != want) refuse(std::string("\"") + act_key + "\": \"" + act + "\" (" + c.model_type + " uses " + want + ")");
 }
 
+// More layers than any real model; checked before anything is sized by the count.
+constexpr int64_t kMaxLayers = 1024;
+
+std::string layer_count_error(int64_t n) {
+  return "num_hidden_layers " + std::to_string(n) + " (expected 1 to " + std::to_string(kMaxLayers) + ")";
+}
+
 void read_sliding(const json& j, LlamaConfig& c, const std::string& source) {
   if (c.model_type == "mistral") {
     c.sliding_window = get_int(j, "sliding_window", 0, source);
@@ -81,6 +88,8 @@ void read_sliding(const json& j, LlamaConfig& c, const std::string& source) {
   }
   if (!c.gemma()) return;  // qwen2/qwen3 carry sliding_window but use it only with use_sliding_window
   c.sliding_window = get_int(j, "sliding_window", 4096, source);
+  if (c.num_layers < 1 || c.num_layers > kMaxLayers)
+    fail(source + ": invalid model config: " + layer_count_error(c.num_layers));
   c.sliding_layers.assign(size_t(c.num_layers), false);
   if (has(j, "layer_types")) {
     const json& t = j["layer_types"];
@@ -199,7 +208,7 @@ void LlamaConfig::validate(const std::string& source) const {
   need(vocab_size > 0 && vocab_size <= kMax, "vocab_size " + std::to_string(vocab_size));
   need(hidden_size > 0 && hidden_size <= kMax, "hidden_size " + std::to_string(hidden_size));
   need(intermediate_size > 0 && intermediate_size <= kMax, "intermediate_size " + std::to_string(intermediate_size));
-  need(num_layers > 0 && num_layers <= 1024, "num_hidden_layers " + std::to_string(num_layers));
+  need(num_layers > 0 && num_layers <= kMaxLayers, layer_count_error(num_layers));
   need(num_heads > 0 && num_heads <= 4096, "num_attention_heads " + std::to_string(num_heads));
   if (head_dim_override > 0)
     need(head_dim_override <= 4096, "head_dim " + std::to_string(head_dim_override));

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -15,6 +16,8 @@
 #include "common/error.h"
 #include "common/line_reader.h"
 #include "common/metrics.h"
+#include "dist/gradient_reducer.h"
+#include "dist/world.h"
 #include "common/progress.h"
 #include "common/run_dir.h"
 #include "common/schedule.h"
@@ -187,15 +190,17 @@ torch::Tensor lm_loss(LlamaForCausalLM& model, const torch::Tensor& seqs, bool s
   return F::cross_entropy(logits.reshape({-1, logits.size(-1)}), seqs.narrow(1, 1, T).reshape({-1}), reduction);
 }
 
-// Mean next-token loss over the validation sequences.
+// Mean next-token loss over the validation sequences; each rank reads its shard.
 double validation_loss(LlamaForCausalLM& model, const torch::Tensor& val, int64_t batch_size, torch::Device device,
                        Precision precision) {
   torch::NoGradGuard no_grad;
   model->eval();
+  dist::World& world = dist::World::get();
+  const auto [begin, end] = world.shard(val.size(0));
   double total = 0;
-  for (int64_t i = 0; i < val.size(0); i += batch_size)
-    total += lm_loss(model, val.slice(0, i, std::min(val.size(0), i + batch_size)).to(device), true, precision)
-                 .item<double>();
+  for (int64_t i = begin; i < end; i += batch_size)
+    total += lm_loss(model, val.slice(0, i, std::min(end, i + batch_size)).to(device), true, precision).item<double>();
+  total = world.sum(total, "the validation loss");
   model->train();
   return total / static_cast<double>(val.size(0) * (val.size(1) - 1));
 }
@@ -269,24 +274,34 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
     }
   }
   check_options(o);
+  dist::World& world = dist::World::get();
+  if (o.batch_size < world.size())
+    fail("lm pretrain: --batch-size " + std::to_string(o.batch_size) +
+         " is the global batch: it needs a row for each of the " + std::to_string(world.size()) + " ranks");
   const torch::Device device(o.device);
   const Precision precision = parse_precision(o.precision);
   const Documents docs = read_documents(corpus, o);
 
   if (!resume) {
     if (fs::exists(ckpt)) fail(out.string() + ": already holds a run (use --resume to continue it, or another --out)");
-    fs::create_directories(run);
-    write_run_config(run, to_json(o));
-    fs::remove(out / "metrics.jsonl");
-    BpeTrainer trainer;  // on training documents only: validation text stays unseen
-    for (const auto& d : docs.train) trainer.add_text(d + "\n");
-    BpeTrainerOptions bo;
-    bo.vocab_size = o.tokenizer_vocab;
-    write_file_atomic(tok_path, trainer.train(bo).dump(1));
+    // The other ranks wait here for rank 0's tokenizer (within --dist-timeout).
+    world.on_main("creating the run and its tokenizer", [&] {
+      fs::create_directories(run);
+      write_run_config(run, to_json(o), {{"distributed", world.record()}});
+      fs::remove(out / "metrics.jsonl");
+      BpeTrainer trainer;  // on training documents only: validation text stays unseen
+      for (const auto& d : docs.train) trainer.add_text(d + "\n");
+      BpeTrainerOptions bo;
+      bo.vocab_size = o.tokenizer_vocab;
+      write_file_atomic(tok_path, trainer.train(bo).dump(1));
+    });
   }
   // Runs from before tokenizer_config.json existed get it on resume.
-  if (!fs::exists(out / "tokenizer_config.json"))
-    write_file_atomic(out / "tokenizer_config.json", BpeTrainer::tokenizer_config(BpeTrainerOptions{}).dump(2) + "\n");
+  world.on_main("writing tokenizer_config.json", [&] {
+    if (!fs::exists(out / "tokenizer_config.json"))
+      write_file_atomic(out / "tokenizer_config.json",
+                        BpeTrainer::tokenizer_config(BpeTrainerOptions{}).dump(2) + "\n");
+  });
   const auto tok = load_tokenizer(tok_path);
   const LlamaConfig cfg = model_config(o, *tok);
   const std::vector<int64_t> train_stream = token_stream(*tok, docs.train, "train");
@@ -312,9 +327,14 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   if (resume) {
     step = load_checkpoint(ckpt, model, opt);
     if (step > o.steps) fail(ckpt.string() + ": step " + std::to_string(step) + " is past the run's " + std::to_string(o.steps));
-    truncate_jsonl(out / "metrics.jsonl", step);
+    if (world.main()) truncate_jsonl(out / "metrics.jsonl", step);
   }
-  MetricsLog metrics(out / "metrics.jsonl");
+  std::optional<MetricsLog> metrics;
+  if (world.main()) metrics.emplace(out / "metrics.jsonl");
+  // Every rank starts from rank 0's parameters; their gradients are summed as backward runs.
+  const std::vector<torch::Tensor> params = model->parameters();
+  world.broadcast(params, "the initial parameters");
+  dist::GradientReducer reducer(world, params);
 
   LmPretrainResult result;
   if (resume) result.last_loss = last_train_loss(out / "metrics.jsonl", step);  // killed after its last checkpoint
@@ -328,22 +348,29 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   while (step < o.steps) {
     const double lr = lm_learning_rate(o, step, o.steps);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    auto batch = train.index_select(0, batch_at(train.size(0), step, o.batch_size, o.seed)).to(device);
+    world.set_step(step + 1);
+    auto rows = batch_at(train.size(0), step, o.batch_size, o.seed);
+    const auto [first, last] = world.shard(rows.size(0));
+    auto batch = train.index_select(0, rows.slice(0, first, last)).to(device);
     auto loss = lm_loss(model, batch, false, precision);
+    // Every row has seq_len targets: this rank's share of the batch's mean is its rows'.
+    const double share = double(last - first) / double(rows.size(0));
     opt.zero_grad();
-    loss.backward();
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), o.clip);
+    (world.distributed() ? loss * share : loss).backward();
+    reducer.finish();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, o.clip);
     opt.step();
     ++step;
-    tokens_since += batch.size(0) * o.seq_len;
-    result.last_loss = loss.item<double>();
+    tokens_since += rows.size(0) * o.seq_len;
+    result.last_loss = world.distributed() ? world.sum(loss.item<double>() * share, "the loss") : loss.item<double>();
     if (!std::isfinite(result.last_loss))
       fail("lm pretrain: the loss became " + std::to_string(result.last_loss) + " at step " + std::to_string(step) + " (try a lower --lr)");
     // Step 1 too: the loss before any update shows the initialisation (about ln(vocab)).
     if (step == 1 || step % o.log_every == 0 || step == o.steps) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      metrics.write({{"step", step}, {"loss", result.last_loss}, {"lr", lr}, {"grad_norm", grad_norm},
-                     {"tokens_per_s", secs > 0 ? tokens_since / secs : 0.0}});
+      if (metrics)
+        metrics->write({{"step", step}, {"loss", result.last_loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                        {"tokens_per_s", secs > 0 ? tokens_since / secs : 0.0}});
       t0 = std::chrono::steady_clock::now();
       tokens_since = 0;
     }
@@ -355,9 +382,10 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
     }
     if ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps) {
       result.val_loss = validation_loss(model, val, o.batch_size, device, precision);
-      metrics.write({{"step", step}, {"split", "validation"}, {"loss", result.val_loss},
-                     {"perplexity", std::exp(result.val_loss)}});
-      save_checkpoint(ckpt, model, opt, step);
+      if (metrics)
+        metrics->write({{"step", step}, {"split", "validation"}, {"loss", result.val_loss},
+                        {"perplexity", std::exp(result.val_loss)}});
+      world.on_main("writing the checkpoint", [&] { save_checkpoint(ckpt, model, opt, step); });
     }
   }
   bar.finish();
@@ -365,17 +393,20 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   result.val_loss = validation_loss(model, val, o.batch_size, device, precision);
   result.val_perplexity = std::exp(result.val_loss);
   result.unigram_perplexity = unigram_perplexity(train_stream, val, cfg.vocab_size);
-  save_hf_model(model, out);
-  write_file_atomic(out / "summary.json",
-                    nlohmann::json{{"steps", step},
-                                   {"train_loss", result.last_loss},
-                                   {"val_loss", result.val_loss},
-                                   {"val_perplexity", result.val_perplexity},
-                                   {"unigram_perplexity", result.unigram_perplexity},
-                                   {"val_tokens", result.val_tokens},
-                                   {"train_tokens", result.train_tokens},
-                                   {"parameters", cfg.num_parameters()}}
-                            .dump(2) + "\n");
+  world.on_main("writing the model", [&] {
+    save_hf_model(model, out);
+    write_file_atomic(out / "summary.json",
+                      nlohmann::json{{"steps", step},
+                                     {"train_loss", result.last_loss},
+                                     {"val_loss", result.val_loss},
+                                     {"val_perplexity", result.val_perplexity},
+                                     {"unigram_perplexity", result.unigram_perplexity},
+                                     {"val_tokens", result.val_tokens},
+                                     {"train_tokens", result.train_tokens},
+                                     {"parameters", cfg.num_parameters()},
+                                     {"world_size", world.size()}}
+                              .dump(2) + "\n");
+  });
   return result;
 }
 

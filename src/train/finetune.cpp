@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "common/atomic_file.h"
@@ -12,6 +13,8 @@
 #include "common/progress.h"
 #include "common/run_dir.h"
 #include "common/schedule.h"
+#include "dist/gradient_reducer.h"
+#include "dist/world.h"
 #include "encoder/batch.h"
 #include "encoder/checkpoint.h"
 #include "llm/checkpoint.h"
@@ -116,23 +119,30 @@ tasks::Batch gather(const std::vector<tasks::EncodedExample>& all, const std::ve
   return tasks::collate(rows, ev, device);
 }
 
-// Mean loss per answer token over the validation examples.
+// Tokens the loss predicts: the mask from position 1 on (the loss's own convention).
+double predicted_tokens(const tasks::Batch& b) {
+  return b.loss_mask.narrow(1, 1, b.loss_mask.size(1) - 1).sum().item<double>();
+}
+
+// Mean loss per answer token over the validation examples; each rank reads its shard.
 double validation_loss(bridge::UserLlm& model, const std::vector<tasks::EncodedExample>& val,
                        const encoder::Events* ev, int64_t batch_size, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   model->eval();
+  dist::World& world = dist::World::get();
+  const auto [begin, end] = world.shard(static_cast<int64_t>(val.size()));
   double total = 0, tokens = 0;
-  for (int64_t i = 0; i < static_cast<int64_t>(val.size()); i += batch_size) {
-    std::vector<int64_t> idx(static_cast<size_t>(std::min<int64_t>(batch_size, val.size() - i)));
+  for (int64_t i = begin; i < end; i += batch_size) {
+    std::vector<int64_t> idx(static_cast<size_t>(std::min<int64_t>(batch_size, end - i)));
     std::iota(idx.begin(), idx.end(), i);
     auto b = gather(val, idx, ev, device);
-    // Tokens predicted: the mask from position 1 on (the loss's own convention).
-    const double n = b.loss_mask.narrow(1, 1, b.loss_mask.size(1) - 1).sum().item<double>();
+    const double n = predicted_tokens(b);
     total += model->loss(b.history, b.valid, b.ids, b.key_mask, b.loss_mask).item<double>() * n;
     tokens += n;
   }
+  const auto sums = world.sum({total, tokens}, "the validation loss");
   set_train_mode(model);
-  return tokens > 0 ? total / tokens : 0.0;
+  return sums[1] > 0 ? sums[0] / sums[1] : 0.0;
 }
 
 bool is_gate(const std::string& name) {
@@ -196,6 +206,10 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   }
   check_options(o);
   make_absolute(o);
+  dist::World& world = dist::World::get();
+  if (o.batch_size < world.size())
+    fail("--batch-size " + std::to_string(o.batch_size) + " is the global batch: it needs a row for each of the " +
+         std::to_string(world.size()) + " ranks");
   if (o.threads > 0) llm::set_threads(o.threads);
   const torch::Device device(o.device);
   if (!resume && (fs::exists(ckpt) || fs::exists(run / "model.safetensors")))
@@ -251,15 +265,21 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
     check_source_fingerprints(spec.at("sources"), o, (run / "user_llm.json").string());
     step = load_checkpoint(ckpt, trained, opt);
     if (step > o.steps) fail(ckpt.string() + ": step " + std::to_string(step) + " is past the run's " + std::to_string(o.steps));
-    truncate_jsonl(run / "metrics.jsonl", step);
+    if (world.main()) truncate_jsonl(run / "metrics.jsonl", step);
     result.last_loss = last_train_loss(run / "metrics.jsonl", step);  // killed after its last checkpoint
   } else {
-    fs::create_directories(rec);
-    write_run_config(rec, to_json(o));
-    write_file_atomic(run / "user_llm.json", user_llm_json(run, o, prompt).dump(2) + "\n");
-    fs::remove(run / "metrics.jsonl");
+    world.on_main("creating the run", [&] {
+      fs::create_directories(rec);
+      write_run_config(rec, to_json(o), {{"distributed", world.record()}});
+      write_file_atomic(run / "user_llm.json", user_llm_json(run, o, prompt).dump(2) + "\n");
+      fs::remove(run / "metrics.jsonl");
+    });
   }
-  MetricsLog metrics(run / "metrics.jsonl");
+  std::optional<MetricsLog> metrics;
+  if (world.main()) metrics.emplace(run / "metrics.jsonl");
+  // Every rank starts from rank 0's parameters; their gradients are summed as backward runs.
+  world.broadcast(params, "the initial parameters");
+  dist::GradientReducer reducer(world, params);
 
   result.trained_parameters = numel(trained);
   for (const auto& p : model->parameters()) result.total_parameters += p.numel();
@@ -269,7 +289,7 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   auto validate = [&](int64_t at) {
     if (val.empty()) return;
     result.val_loss = validation_loss(model, val, ev.get(), o.batch_size, device);
-    metrics.write({{"step", at}, {"split", "validation"}, {"loss", result.val_loss}});
+    if (metrics) metrics->write({{"step", at}, {"split", "validation"}, {"loss", result.val_loss}});
   };
   set_train_mode(model);
   auto t0 = std::chrono::steady_clock::now();
@@ -278,23 +298,32 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
     const double lr = warmup_cosine_lr(o.lr, o.min_lr_ratio, warmup, step, o.steps);
     for (size_t g = 0; g < group_scale.size(); ++g)
       static_cast<torch::optim::AdamWOptions&>(opt.param_groups()[g].options()).lr(lr * group_scale[g]);
-    const auto picked = batch_indices(static_cast<int64_t>(train.size()), step, o.batch_size, o.seed);
+    world.set_step(step + 1);
+    if (world.distributed()) torch::manual_seed(dist::step_seed(o.seed + 1, world.rank(), step));  // dropout
+    const auto batch = batch_indices(static_cast<int64_t>(train.size()), step, o.batch_size, o.seed);
+    const auto [first, last] = world.shard(static_cast<int64_t>(batch.size()));
+    const std::vector<int64_t> picked(batch.begin() + first, batch.begin() + last);
     auto b = gather(train, picked, ev.get(), device);
     auto loss = model->loss(b.history, b.valid, b.ids, b.key_mask, b.loss_mask);
+    // This rank's share of the whole batch's mean: its tokens over all ranks' tokens.
+    const double share =
+        world.distributed() ? predicted_tokens(b) / world.sum(predicted_tokens(b), "the token count") : 1.0;
     opt.zero_grad();
-    loss.backward();
+    (share == 1.0 ? loss : loss * share).backward();
+    reducer.finish();
     const double grad_norm = torch::nn::utils::clip_grad_norm_(params, o.clip);
     opt.step();
     ++step;
-    examples_since += static_cast<int64_t>(picked.size());
-    result.last_loss = loss.item<double>();
+    examples_since += static_cast<int64_t>(batch.size());
+    result.last_loss = world.distributed() ? world.sum(loss.item<double>() * share, "the loss") : loss.item<double>();
     if (!std::isfinite(result.last_loss))
       fail("finetune: the loss became " + std::to_string(result.last_loss) + " at step " + std::to_string(step) +
            " (try a lower --lr)");
     if (step % o.log_every == 0 || step == o.steps) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      metrics.write({{"step", step}, {"loss", result.last_loss}, {"lr", lr}, {"grad_norm", grad_norm},
-                     {"examples_per_s", secs > 0 ? examples_since / secs : 0.0}});
+      if (metrics)
+        metrics->write({{"step", step}, {"loss", result.last_loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                        {"examples_per_s", secs > 0 ? examples_since / secs : 0.0}});
       t0 = std::chrono::steady_clock::now();
       examples_since = 0;
     }
@@ -305,28 +334,32 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
       return result;  // as if killed: nothing past the last checkpoint
     }
     if (o.eval_every > 0 && step % o.eval_every == 0 && step < o.steps) validate(step);
-    if (step % ckpt_every == 0 || step == o.steps) save_checkpoint(ckpt, trained, opt, step);
+    if (step % ckpt_every == 0 || step == o.steps)
+      world.on_main("writing the checkpoint", [&] { save_checkpoint(ckpt, trained, opt, step); });
   }
   bar.finish();
   result.step = step;
   validate(step);
-  llm::TensorMap out;
-  for (const auto& [name, t] : trained) out[name] = t.detach();
-  llm::write_safetensors(run / "model.safetensors", out);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  write_file_atomic(run / "summary.json",
-                    nlohmann::json{{"steps", step},
-                                   {"train_loss", result.last_loss},
-                                   {"val_loss", result.val_loss},
-                                   {"train_examples", train.size()},
-                                   {"val_examples", val.size()},
-                                   {"trained_parameters", result.trained_parameters},
-                                   {"total_parameters", result.total_parameters},
-                                   {"integration", bridge::integration_name(o.model.integration)},
-                                   {"strategy", bridge::strategy_name(o.model.strategy)},
-                                   {"task", tasks::task_name(o.task)},
-                                   {"seconds", secs}}
-                            .dump(2) + "\n");
+  world.on_main("writing the model", [&] {
+    llm::TensorMap out;
+    for (const auto& [name, t] : trained) out[name] = t.detach();
+    llm::write_safetensors(run / "model.safetensors", out);
+    write_file_atomic(run / "summary.json",
+                      nlohmann::json{{"steps", step},
+                                     {"train_loss", result.last_loss},
+                                     {"val_loss", result.val_loss},
+                                     {"train_examples", train.size()},
+                                     {"val_examples", val.size()},
+                                     {"trained_parameters", result.trained_parameters},
+                                     {"total_parameters", result.total_parameters},
+                                     {"integration", bridge::integration_name(o.model.integration)},
+                                     {"strategy", bridge::strategy_name(o.model.strategy)},
+                                     {"task", tasks::task_name(o.task)},
+                                     {"seconds", secs},
+                                     {"world_size", world.size()}}
+                              .dump(2) + "\n");
+  });
   return result;
 }
 

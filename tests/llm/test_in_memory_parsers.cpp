@@ -180,6 +180,25 @@ TEST(InMemoryParsers, OutOfRangeNumbersInTokenizersAndConfigsAreErrors) {
   }
 }
 
+// fuzz_llama_config's slow input: a Gemma config with 255,555,555 layers sized its
+// per-layer sliding flags before the layer count was checked (8 s, 255 MB).
+TEST(InMemoryParsers, AHugeLayerCountIsRefusedBeforeAnythingIsSizedByIt) {
+  for (const char* seed : {"seed-llama", "seed-gemma3"}) {
+    auto config = nlohmann::json::parse(read_file(kSeeds / "llama_config" / seed));
+    for (int64_t layers : {int64_t(255555555), int64_t(1025), int64_t(0), int64_t(-3)}) {
+      config["num_hidden_layers"] = layers;
+      config.erase("layer_types");
+      try {
+        LlamaConfig::from_json(config, "config.json");
+        ADD_FAILURE() << seed << " " << layers;
+      } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "config.json: invalid model config: num_hidden_layers " +
+                                             std::to_string(layers) + " (expected 1 to 1024)");
+      }
+    }
+  }
+}
+
 TEST(InMemoryParsers, SafetensorsIndexNamesEachShardsTensors) {
   auto shards = parse_safetensors_index(
       R"({"metadata": {}, "weight_map": {"a": "m-1.safetensors", "b": "m-2.safetensors", "c": "m-1.safetensors"}})", "idx");
