@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/one_line.h"
 #include "common/progress.h"
 
 namespace userllm::dist {
@@ -28,13 +29,6 @@ using Group = c10d::Backend;
 #else
 using Group = c10d::ProcessGroup;
 #endif
-
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  if (s.size() > 400) s = s.substr(0, 400) + "...";
-  return s;
-}
 
 int env_int(const char* name, int lo, int hi, int fallback) {
   const char* v = std::getenv(name);

@@ -39,6 +39,11 @@ std::vector<fs::path> plugin_dirs() {
 }
 
 Plugin open_plugin() {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizer runtime aborts any dlopen with RTLD_DEEPBIND, and without it the
+  // plugin's protobuf would collide with libtorch's.
+  fail("SentencePiece tokenizers cannot be loaded in a sanitizer build (USERLLM_SANITIZE): RTLD_DEEPBIND");
+#endif
   std::string tried, last_error;
   for (const auto& dir : plugin_dirs()) {
     const fs::path p = dir / kPluginName;

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/one_line.h"
 
 namespace userllm::serve {
 
@@ -54,12 +55,6 @@ std::vector<uint32_t> unpack_tokens(const std::string& b) {
   for (size_t i = 0; i < t.size(); i++)
     for (int k = 0; k < 4; k++) t[i] |= uint32_t(uint8_t(b[4 * i + k])) << (8 * k);
   return t;
-}
-
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
 }
 
 std::string describe(const StoreIdentity& id) {
