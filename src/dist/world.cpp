@@ -1,6 +1,11 @@
 #include "dist/world.h"
 
+#include "common/build_config.h"
+
 #define USE_C10D_GLOO 1  // the header's declarations sit behind it; Debian's libtorch has Gloo
+#if USERLLM_TORCH_CUDA && !defined(USE_C10D_NCCL)
+#define USE_C10D_NCCL 1
+#endif
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
