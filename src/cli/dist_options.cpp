@@ -1,5 +1,6 @@
 #include "cli/dist_options.h"
 
+#include "cli/resume_check.h"
 #include "dist/world.h"
 
 namespace userllm::cli {
@@ -18,10 +19,13 @@ std::string join_world(const DistArgs& a, const std::string& device) {
   return dist::World::join(o, device);
 }
 
-void check_on_every_rank(const std::function<void()>& check) {
+void check_run_out_on_every_rank(const CLI::App& command, bool resume, const std::filesystem::path& out,
+                                 const std::filesystem::path& record, OutputKind kind,
+                                 const std::vector<std::filesystem::path>& inputs, std::set<std::string> may_change) {
+  may_change.insert({"--dist-backend", "--dist-timeout"});
   std::string error;
   try {
-    check();
+    check_run_out(command, resume, out, record, kind, inputs, may_change);
   } catch (const std::exception& e) {
     error = e.what();
   }

@@ -8,8 +8,8 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/dist_options.h"
 #include "cli/embedding_export.h"
-#include "cli/resume_check.h"
 #include "common/error.h"
 #include "common/outputs.h"
 #include "data/dataset.h"
@@ -19,7 +19,6 @@
 #include "encoder/evaluate.h"
 #include "encoder/pretrain.h"
 #include "encoder/probe.h"
-#include "cli/dist_options.h"
 #include "dist/world.h"
 #include "llm/device.h"
 
@@ -60,10 +59,8 @@ EncoderOnData load_encoder_on(const data::Dataset& ds, const std::string& run, c
 void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
   llm::parse_device(a.device);
   a.device = join_world(a.dist, a.device);
-  check_on_every_rank([&] {
-    check_run_out(cmd, a.resume, a.out, a.out, OutputKind::kEncoderRun, {a.data},
-                  {"--data", "--device", "--threads", "--stop-after", "--dist-backend", "--dist-timeout"});
-  });
+  check_run_out_on_every_rank(cmd, a.resume, a.out, a.out, OutputKind::kEncoderRun, {a.data},
+                              {"--data", "--device", "--threads", "--stop-after"});
   auto ds = data::Dataset::open(a.data);
   a.o.device = a.device;
   bool time_gap = !a.no_time_gap;

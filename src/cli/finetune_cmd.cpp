@@ -6,10 +6,9 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/resume_check.h"
+#include "cli/dist_options.h"
 #include "common/error.h"
 #include "common/outputs.h"
-#include "cli/dist_options.h"
 #include "dist/world.h"
 #include "llm/device.h"
 #include "train/finetune.h"
@@ -37,11 +36,8 @@ void run_finetune(FinetuneArgs& a, const CLI::App& cmd) {
     a.o.model.strategy = bridge::parse_strategy(a.strategy);
     a.o.model.projector_mlp = a.projector == "mlp";
   }
-  check_on_every_rank([&] {
-    check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kFinetuneRun,
-                  {a.o.data, a.o.encoder, a.o.llm, a.o.tokenizer},
-                  {"--device", "--threads", "--stop-after", "--dist-backend", "--dist-timeout"});
-  });
+  check_run_out_on_every_rank(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kFinetuneRun,
+                              {a.o.data, a.o.encoder, a.o.llm, a.o.tokenizer}, {"--device", "--threads", "--stop-after"});
   auto r = train::finetune(a.out, a.o, a.resume);
   if (!dist::World::get().main()) return;  // rank 0 reports
   if (r.finished_before) {

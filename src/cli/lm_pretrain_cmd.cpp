@@ -4,10 +4,9 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/resume_check.h"
+#include "cli/dist_options.h"
 #include "common/error.h"
 #include "common/outputs.h"
-#include "cli/dist_options.h"
 #include "dist/world.h"
 #include "llm/device.h"
 #include "llm/pretrain.h"
@@ -26,10 +25,8 @@ struct PretrainArgs {
 void run_pretrain(PretrainArgs& a, const CLI::App& cmd) {
   llm::parse_device(a.o.device);
   a.o.device = join_world(a.dist, a.o.device);
-  check_on_every_rank([&] {
-    check_run_out(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kLmRun, {a.corpus},
-                  {"--corpus", "--device", "--stop-after", "--dist-backend", "--dist-timeout"});
-  });
+  check_run_out_on_every_rank(cmd, a.resume, a.out, std::filesystem::path(a.out) / "run", OutputKind::kLmRun,
+                              {a.corpus}, {"--corpus", "--device", "--stop-after"});
   auto r = llm::pretrain_lm(a.corpus, a.out, a.o, a.resume);
   if (!dist::World::get().main()) return;  // rank 0 reports
   if (r.finished_before) {

@@ -237,6 +237,12 @@ std::string World::join(const WorldOptions& o, const std::string& device) {
   return dev;
 }
 
+void World::check_batch_size(int64_t batch_size, const std::string& who) const {
+  if (batch_size < size_)
+    fail(who + "--batch-size " + std::to_string(batch_size) + " is the global batch: it needs a row for each of the " +
+         std::to_string(size_) + " ranks");
+}
+
 std::pair<int64_t, int64_t> World::shard(int64_t n) const {
   return {n * rank_ / size_, n * (rank_ + 1) / size_};
 }

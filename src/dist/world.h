@@ -77,6 +77,8 @@ class World {
   // {"world_size", "backend"}: what a run's config.json records.
   nlohmann::json record() const { return {{"world_size", size_}, {"backend", backend_}}; }
 
+  // Refuses a global batch with fewer rows than ranks; `who` prefixes the message.
+  void check_batch_size(int64_t batch_size, const std::string& who) const;
   // This rank's rows [begin, end) of n: contiguous, disjoint, together all n.
   std::pair<int64_t, int64_t> shard(int64_t n) const;
   // The step the trainer is at, for error messages.

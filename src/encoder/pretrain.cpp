@@ -133,9 +133,7 @@ PretrainResult pretrain(const Events& ev, const std::filesystem::path& run, Pret
   }
   check_options(o, ev);
   dist::World& world = dist::World::get();
-  if (o.batch_size < world.size())
-    fail("pretrain: --batch-size " + std::to_string(o.batch_size) + " is the global batch: it needs a row for each of the " +
-         std::to_string(world.size()) + " ranks");
+  world.check_batch_size(o.batch_size, "pretrain: ");
   if (o.threads > 0) torch::set_num_threads(o.threads);
   const torch::Device device(o.device);
   const int64_t length = o.model.max_len + 1;  // max_len inputs and their next events

@@ -88,8 +88,6 @@ void read_sliding(const json& j, LlamaConfig& c, const std::string& source) {
   }
   if (!c.gemma()) return;  // qwen2/qwen3 carry sliding_window but use it only with use_sliding_window
   c.sliding_window = get_int(j, "sliding_window", 4096, source);
-  if (c.num_layers < 1 || c.num_layers > kMaxLayers)
-    fail(source + ": invalid model config: " + layer_count_error(c.num_layers));
   c.sliding_layers.assign(size_t(c.num_layers), false);
   if (has(j, "layer_types")) {
     const json& t = j["layer_types"];
@@ -267,6 +265,8 @@ LlamaConfig LlamaConfig::from_json(const json& j, const std::string& source) {
   c.hidden_size = get_int(j, "hidden_size", c.hidden_size, source);
   c.intermediate_size = get_int(j, "intermediate_size", c.intermediate_size, source);
   c.num_layers = get_int(j, "num_hidden_layers", c.num_layers, source);
+  if (c.num_layers < 1 || c.num_layers > kMaxLayers)  // before anything is sized by it
+    fail(source + ": invalid model config: " + layer_count_error(c.num_layers));
   c.num_heads = get_int(j, "num_attention_heads", c.num_heads, source);
   c.num_kv_heads = get_int(j, "num_key_value_heads", c.num_heads, source);
   c.head_dim_override = get_int(j, "head_dim", 0, source);

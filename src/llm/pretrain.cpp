@@ -275,9 +275,7 @@ LmPretrainResult pretrain_lm(const fs::path& corpus, const fs::path& out, LmPret
   }
   check_options(o);
   dist::World& world = dist::World::get();
-  if (o.batch_size < world.size())
-    fail("lm pretrain: --batch-size " + std::to_string(o.batch_size) +
-         " is the global batch: it needs a row for each of the " + std::to_string(world.size()) + " ranks");
+  world.check_batch_size(o.batch_size, "lm pretrain: ");
   const torch::Device device(o.device);
   const Precision precision = parse_precision(o.precision);
   const Documents docs = read_documents(corpus, o);

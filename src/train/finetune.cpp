@@ -207,9 +207,7 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
   check_options(o);
   make_absolute(o);
   dist::World& world = dist::World::get();
-  if (o.batch_size < world.size())
-    fail("--batch-size " + std::to_string(o.batch_size) + " is the global batch: it needs a row for each of the " +
-         std::to_string(world.size()) + " ranks");
+  world.check_batch_size(o.batch_size, "");
   if (o.threads > 0) llm::set_threads(o.threads);
   const torch::Device device(o.device);
   if (!resume && (fs::exists(ckpt) || fs::exists(run / "model.safetensors")))
@@ -306,8 +304,11 @@ FinetuneResult finetune(const fs::path& run, FinetuneOptions o, bool resume) {
     auto b = gather(train, picked, ev.get(), device);
     auto loss = model->loss(b.history, b.valid, b.ids, b.key_mask, b.loss_mask);
     // This rank's share of the whole batch's mean: its tokens over all ranks' tokens.
-    const double share =
-        world.distributed() ? predicted_tokens(b) / world.sum(predicted_tokens(b), "the token count") : 1.0;
+    double share = 1.0;
+    if (world.distributed()) {
+      const double mine = predicted_tokens(b);
+      share = mine / world.sum(mine, "the token count");
+    }
     opt.zero_grad();
     (share == 1.0 ? loss : loss * share).backward();
     reducer.finish();
